@@ -1,0 +1,93 @@
+"""`python -m hub list|train|evaluate`: the same three commands for every plugin."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import weights
+from .core import SYSTEM_COLUMNS, Hub
+
+
+def add_plugin_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugins", help="only these plugins, comma-separated (or $DEMO_HUB_PLUGINS)")
+    parser.add_argument("--disable", help="skip these plugins, comma-separated (or $DEMO_HUB_DISABLE)")
+    parser.add_argument("--plugins-dir", action="append", default=[], metavar="DIR",
+                        help="a folder of dropped-in plugin modules or packages (repeatable)")
+
+
+def hub_from_args(args) -> Hub:
+    return Hub.create(plugins_dirs=args.plugins_dir, allow=args.plugins, deny=args.disable)
+
+
+def demo_or_exit(hub: Hub, demo_id: str):
+    if demo_id not in hub.demos:
+        known = ", ".join(sorted(hub.demos)) or "none"
+        sys.exit(f"no demo {demo_id!r}; known demos: {known}")
+    return hub.demos[demo_id]
+
+
+def cmd_list(args) -> int:
+    hub = hub_from_args(args)
+    rows = [dict(zip(SYSTEM_COLUMNS, row)) for row in hub.system_rows()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        what = row["demo"] or "(no demo)"
+        reason = f"  {row['reason']}" if row["reason"] else ""
+        print(f"{what:<16} {row['status']:<9} plugin={row['plugin']:<12} {row['estimated bytes']:>10,} B"
+              f"  {row['source']}{reason}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    hub = hub_from_args(args)
+    demo = demo_or_exit(hub, args.demo)
+    if demo.train is None:
+        sys.exit(f"demo {demo.id!r} has no training command")
+    out = Path(args.out) if args.out else weights.weights_dir(demo.id)
+    metrics = demo.train(out, epochs=args.epochs, seed=args.seed, limit=args.limit)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    hub = hub_from_args(args)
+    demo = demo_or_exit(hub, args.demo)
+    if demo.evaluate is None:
+        sys.exit(f"demo {demo.id!r} has no evaluation")
+    metrics = demo.evaluate(hub.handle(demo.id), limit=args.limit)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for name, value in metrics.items():
+            print(f"{name:<24} {value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m hub", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("list", help="print every plugin and demo with its status")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_list)
+    p = commands.add_parser("train", help="train DEMO and write weights/DEMO/ with its model card")
+    p.add_argument("demo")
+    p.add_argument("--epochs", type=int, help="override the demo's default number of epochs")
+    p.add_argument("--seed", type=int, help="override the demo's fixed seed")
+    p.add_argument("--out", help="write here instead of weights/DEMO/")
+    p.add_argument("--limit", type=int, help="measure on the first N test examples only (a smoke run)")
+    p.set_defaults(run=cmd_train)
+    p = commands.add_parser("evaluate", help="print DEMO's metrics on the test split")
+    p.add_argument("demo")
+    p.add_argument("--limit", type=int, help="only the first N test examples")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_evaluate)
+    for sub in commands.choices.values():
+        add_plugin_flags(sub)
+    args = parser.parse_args(argv)
+    return args.run(args)

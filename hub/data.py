@@ -1,0 +1,76 @@
+"""Finds the shared data sets (see ../shared/data/README.md); never copies them into the project.
+
+Search order: the folder named by $DEMO_HUB_DATA, then ../shared/data beside the project root.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_VAR = "DEMO_HUB_DATA"
+
+# folder -> (files it must hold, canonical source)
+DATASETS = {
+    "mnist": (("train.npz", "test.npz"), "http://yann.lecun.com/exdb/mnist/"),
+    "binarized_mnist": (
+        ("binarized_mnist.npz",),
+        "Larochelle's binarized MNIST (Salakhutdinov & Murray 2008), "
+        "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/",
+    ),
+    "fashion_mnist": (("train.npz", "test.npz"), "https://github.com/zalandoresearch/fashion-mnist"),
+    "usps": (("usps.npz",), "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass.html#usps"),
+    "multi30k": (
+        ("train.en.gz", "train.de.gz", "val.en.gz", "val.de.gz",
+         "test_2016_flickr.en.gz", "test_2016_flickr.de.gz"),
+        "https://github.com/multi30k/dataset (task 1, raw files)",
+    ),
+}
+
+
+class DataNotFound(FileNotFoundError):
+    """A data set is not where the hub looks for it; the message says where to put it."""
+
+
+def candidate_roots() -> list[Path]:
+    roots = []
+    if os.environ.get(ENV_VAR):
+        roots.append(Path(os.environ[ENV_VAR]).expanduser())
+    roots.append(ROOT.parent / "shared" / "data")
+    return roots
+
+
+def dataset_dir(name: str) -> Path:
+    """The folder holding data set `name`, with every file it needs, or a DataNotFound that says why."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown data set {name!r}; known: {', '.join(sorted(DATASETS))}")
+    files, source = DATASETS[name]
+    looked = []
+    for root in candidate_roots():
+        folder = root / name
+        if all((folder / f).is_file() for f in files):
+            return folder
+        looked.append(str(folder))
+    raise DataNotFound(
+        f"Data set {name!r} not found. Looked in: {'; '.join(looked)}. "
+        f"Put {', '.join(files)} in a folder {name}/ under ${ENV_VAR} (or ../shared/data beside the project). "
+        f"Canonical source: {source}."
+    )
+
+
+def binarized_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Static binarized MNIST: (x uint8 {0,1} [N,28,28], labels uint8 [N]); split is train, valid or test."""
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"split must be train, valid or test, not {split!r}")
+    with np.load(dataset_dir("binarized_mnist") / "binarized_mnist.npz") as npz:
+        return npz[f"x_{split}"], npz[f"y_{split}"]
+
+
+def mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Grayscale MNIST: (x uint8 [N,28,28], y uint8 [N]); split is train or test."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be train or test, not {split!r}")
+    with np.load(dataset_dir("mnist") / f"{split}.npz") as npz:
+        return npz["x"], npz["y"]

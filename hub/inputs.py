@@ -1,0 +1,119 @@
+"""Checking what users send: every bad input becomes an InputError with a message meant for them."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MAX_SIDE = 4096
+MAX_PIXELS = 16_000_000
+MIN_SIDE = 8
+
+
+class InputError(ValueError):
+    """The user's input cannot be used; str(error) says why and what to do instead."""
+
+
+def number(value, name: str, low: float, high: float) -> float:
+    """A finite number in [low, high], or an InputError naming the control."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, not {value!r}.") from None
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number between {low:g} and {high:g}, not {value}.")
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low:g} and {high:g}, not {value:g}.")
+    return value
+
+
+def integer(value, name: str, low: int, high: int) -> int:
+    value = number(value, name, low, high)
+    if value != int(value):
+        raise InputError(f"{name} must be a whole number, not {value:g}.")
+    return int(value)
+
+
+def _open_image(path) -> Image.Image:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"The file {path.name} could not be found; upload it again.")
+    try:
+        with Image.open(path) as image:
+            check_size(*image.size)
+            image.load()
+            return image.copy()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise InputError(f"{path.name} is not an image this demo can read; upload a PNG or JPEG.") from None
+
+
+def check_size(width: int, height: int) -> None:
+    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        raise InputError(f"The image is {width}x{height} pixels; the largest accepted is {MAX_SIDE} pixels a side.")
+    if min(width, height) < MIN_SIDE:
+        raise InputError(f"The image is {width}x{height} pixels; it needs at least {MIN_SIDE} pixels a side.")
+
+
+def grayscale_ink(value, empty_message: str = "The canvas is empty: draw a digit first.") -> np.ndarray:
+    """Any image a Gradio component may hand over -> float32 [H, W] in [0, 1], ink = 1.
+
+    Accepts a Sketchpad/ImageEditor dict (its "composite"), a file path or FileData dict, a PIL
+    image or a numpy array (grey, RGB or RGBA). Transparent pixels count as background, and a light
+    background is inverted so the strokes become the bright pixels, as in MNIST."""
+    if isinstance(value, dict):
+        value = value.get("composite", value.get("path"))
+    if value is None:
+        raise InputError(empty_message)
+    if isinstance(value, (str, Path)):
+        value = _open_image(value)
+    if isinstance(value, Image.Image):
+        check_size(*value.size)
+        value = np.asarray(value.convert("RGBA") if value.mode in ("P", "LA", "RGBA") else value.convert("RGB"))
+    array = np.asarray(value)
+    if array.dtype == object or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise InputError(f"Expected an image (height x width, optionally x 3 or 4 channels), got shape {array.shape}.")
+    check_size(array.shape[1], array.shape[0])
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise InputError("The image contains NaN or infinite values.")
+    if array.max() > 1.0:
+        array = array / 255.0
+    if array.ndim == 3:
+        alpha = array[..., 3] if array.shape[2] == 4 else np.ones(array.shape[:2], np.float32)
+        rgb = array[..., :3] if array.shape[2] >= 3 else np.repeat(array, 3, axis=2)
+        if array.shape[2] == 4 and alpha.max() > 0 and alpha.min() < 1:
+            # strokes on a transparent layer: alpha is the ink (dark strokes) over a white page
+            gray = 1.0 - alpha * (1.0 - rgb.mean(axis=2))
+        else:
+            gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    else:
+        gray = array
+    if np.median(gray) > 0.5:          # dark ink on a light page -> light ink on black, like MNIST
+        gray = 1.0 - gray
+    if gray.max() - gray.min() < 0.05:
+        raise InputError(empty_message)
+    return np.clip(gray, 0.0, 1.0)
+
+
+def to_mnist(gray: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
+    """MNIST's own preprocessing: crop to the ink, fit in a box x box square keeping the aspect
+    ratio, place in a size x size image with the centre of mass at the centre."""
+    if gray.shape == (size, size):
+        return gray.astype(np.float32)
+    rows, cols = np.nonzero(gray > 0.1)
+    if len(rows) == 0:
+        raise InputError("The canvas is empty: draw a digit first.")
+    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scale = box / max(crop.shape)
+    h, w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    small = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize((w, h), Image.LANCZOS),
+                       np.float32) / 255.0
+    total = small.sum()
+    cy, cx = ((np.indices(small.shape) * small).reshape(2, -1).sum(1) / total) if total > 0 else (h / 2, w / 2)
+    top = int(np.clip(round(size / 2 - cy), 0, size - h))
+    left = int(np.clip(round(size / 2 - cx), 0, size - w))
+    out = np.zeros((size, size), np.float32)
+    out[top:top + h, left:left + w] = small
+    return out

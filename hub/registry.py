@@ -1,0 +1,67 @@
+"""What a plugin registers: a DemoSpec per demo, with a ModelSpec per model it needs."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import weights
+
+DEMO_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass
+class ModelSpec:
+    """One model of a demo. `load()` builds it on the CPU with its weights; the launcher moves it.
+
+    `estimated_bytes` defaults to the tensor bytes in `weights_dir`'s safetensors header."""
+    name: str
+    load: Callable[[], Any]
+    weights_dir: Path | None = None
+    estimated_bytes: int | None = None
+
+    def __post_init__(self):
+        if self.estimated_bytes is None:
+            self.estimated_bytes = weights.estimate_bytes(self.weights_dir) if self.weights_dir else 0
+
+
+@dataclass
+class DemoSpec:
+    """One demo (one tab). `build_ui(ctx)` creates its Gradio components inside a Blocks context;
+    `ctx.models` is a lazy handle, so nothing loads until the first request.
+
+    `train(out_dir, epochs=None, seed=None, limit=None)` and `evaluate(models, limit=None)` back
+    `python -m hub train|evaluate`; `evaluate` returns test-split metrics as a dict."""
+    id: str
+    title: str
+    description: str
+    build_ui: Callable[[Any], None]
+    models: list[ModelSpec] = field(default_factory=list)
+    train: Callable[..., dict] | None = None
+    evaluate: Callable[..., dict] | None = None
+    version: str | None = None
+    plugin: str = ""
+
+    def validate(self) -> None:
+        if not DEMO_ID.match(self.id or ""):
+            raise ValueError(f"demo id {self.id!r} must be lower-case letters, digits and _, starting with a letter")
+        names = [m.name for m in self.models]
+        if len(names) != len(set(names)):
+            raise ValueError(f"demo {self.id!r} names a model twice: {names}")
+        if not callable(self.build_ui):
+            raise ValueError(f"demo {self.id!r}: build_ui must be callable")
+
+    @property
+    def estimated_bytes(self) -> int:
+        return sum(m.estimated_bytes or 0 for m in self.models)
+
+    def model_key(self, name: str | None = None) -> str:
+        """The launcher's key for one of this demo's models: "<demo>" or "<demo>/<model>"."""
+        if name is None:
+            if len(self.models) != 1:
+                raise ValueError(f"demo {self.id!r} has {len(self.models)} models: name the one you want")
+            name = self.models[0].name
+        if name not in {m.name for m in self.models}:
+            raise KeyError(f"demo {self.id!r} has no model {name!r}")
+        return self.id if len(self.models) == 1 else f"{self.id}/{name}"

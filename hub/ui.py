@@ -1,0 +1,135 @@
+"""The app shell: one tab per demo, an error tab per broken plugin, and the System tab."""
+from __future__ import annotations
+
+import functools
+import logging
+
+import gradio as gr
+
+from .core import SYSTEM_COLUMNS, Hub, ModelLoadError
+from .inputs import InputError
+from .launcher import is_out_of_memory
+from .registry import DemoSpec
+
+log = logging.getLogger("hub.ui")
+
+INTRO = """# Demo Hub
+Classic deep-learning models as live demos, each trained here on real data. Every demo's model loads
+on first use; the **System** tab shows what is loaded where."""
+
+
+class DemoContext:
+    """What a plugin's `build_ui(ctx)` gets: the demo, a lazy model handle, and `ctx.on(...)`,
+    which wires an event with a stable api_name, its device's queue and the hub's error handling."""
+
+    def __init__(self, hub: Hub, demo: DemoSpec):
+        self.hub, self.demo = hub, demo
+        self.models = hub.handle(demo.id)
+
+    def on(self, trigger, action: str, fn, inputs=None, outputs=None, **kwargs):
+        """`ctx.on(button.click, "sample", fn, inputs, outputs)` -> api_name "<demo>_sample"."""
+        queue_id, limit = ("device-cpu", 2)
+        if self.demo.models:
+            queue_id, limit = self.hub.launcher.queue_for(self.demo.model_key(self.demo.models[0].name))
+        return trigger(self.guard(fn), inputs=inputs, outputs=outputs, api_name=f"{self.demo.id}_{action}",
+                       concurrency_id=queue_id, concurrency_limit=limit, **kwargs)
+
+    def guard(self, fn):
+        """Turn every failure of `fn` into a message for the user; never into a dead hub.
+        A CUDA out-of-memory error evicts idle models and retries once, then retries on the CPU."""
+
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            for attempt in range(3):
+                try:
+                    return fn(*args, **kwargs)
+                except gr.Error:
+                    raise
+                except InputError as error:
+                    raise gr.Error(str(error), title="Please check the input") from None
+                except ModelLoadError as error:
+                    raise gr.Error(str(error), title="Model unavailable") from None
+                except Exception as error:  # noqa: BLE001 - the hub outlives any plugin's bug
+                    if is_out_of_memory(error) and attempt < 2 and self.demo.models:
+                        key = self.demo.model_key(self.demo.models[0].name)
+                        if attempt == 1 or not self.hub.launcher.relieve(key):
+                            self.hub.launcher.demote(key)
+                        continue
+                    log.exception("demo %s failed in %s", self.demo.id, getattr(fn, "__name__", fn))
+                    if self.hub.strict:
+                        raise
+                    raise gr.Error(f"'{self.demo.title}' failed ({type(error).__name__}: {error}). "
+                                   "The other demos are not affected.", title="Demo error") from None
+            raise gr.Error("Out of memory even on the CPU.")
+        return guarded
+
+
+def build_demo_blocks(hub: Hub, demo: DemoSpec) -> gr.Blocks | None:
+    """The demo's UI built apart, so a failure leaves no half-built tab; None when it failed."""
+    try:
+        with gr.Blocks() as blocks:
+            demo.build_ui(DemoContext(hub, demo))
+        return blocks
+    except BaseException as error:  # noqa: BLE001
+        hub.demo_errors[demo.id] = ("build_ui", f"{type(error).__name__}: {error}")
+        log.exception("demo %s failed to build its UI", demo.id)
+        if hub.strict:
+            raise RuntimeError(f"demo {demo.id!r} failed to build its UI; strict mode makes this fatal") from error
+        return None
+
+
+def error_panel(title: str, stage: str, message: str) -> None:
+    gr.Markdown(f"### {title} is unavailable\nIt failed while **{stage}**:\n\n```\n{message}\n```\n"
+                "Every other demo keeps working. The System tab lists all plugins.")
+
+
+def model_card(demo: DemoSpec) -> str:
+    for model in demo.models:
+        card = model.weights_dir / "README.md" if model.weights_dir else None
+        if card and card.is_file():
+            return card.read_text()
+    return ""
+
+
+def system_tab(hub: Hub) -> tuple[gr.Dataframe, gr.Markdown, callable]:
+    devices = gr.Markdown()
+    table = gr.Dataframe(headers=SYSTEM_COLUMNS, interactive=False, wrap=True, label="Plugins and demos")
+    refresh = gr.Button("Refresh", size="sm")
+
+    def current():
+        lines = [f"- `{d.name}`: {d.free / 2**30:.1f} GiB free of {d.total / 2**30:.1f} GiB at start, "
+                 f"{hub.launcher.used(d.name) / 2**20:.1f} MiB used by demos"
+                 for d in hub.launcher.devices.values()]
+        stats = hub.launcher.stats
+        lines.append(f"- loads {stats.loads}, evictions {stats.evictions}, CPU fallbacks {stats.cpu_fallbacks}")
+        return "**Devices**\n" + "\n".join(lines), hub.system_rows()
+
+    refresh.click(current, outputs=[devices, table], api_name="system_status")
+    return table, devices, current
+
+
+def build_app(hub: Hub) -> gr.Blocks:
+    built = {demo.id: build_demo_blocks(hub, demo) for demo in hub.demos.values()}
+    with gr.Blocks(title="Demo Hub") as app:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            for demo in hub.demos.values():
+                with gr.Tab(demo.title, id=demo.id, elem_id=f"tab-{demo.id}"):
+                    gr.Markdown(demo.description)
+                    if built[demo.id] is None:
+                        error_panel(demo.title, "building its interface", hub.demo_errors[demo.id][1])
+                    else:
+                        built[demo.id].render()
+                        card = model_card(demo)
+                        if card:
+                            with gr.Accordion("Model card", open=False):
+                                gr.Markdown(card)
+            for record in hub.records.values():
+                if record.status == "error" and not record.demos:
+                    with gr.Tab(f"{record.name} (error)", elem_id=f"tab-error-{record.name}"):
+                        error_panel(f"Plugin '{record.name}'", record.stage, record.error)
+            with gr.Tab("System", id="system", elem_id="tab-system"):
+                table, devices, current = system_tab(hub)
+        app.load(current, outputs=[devices, table], api_visibility="undocumented")
+    hub.start()
+    return app

@@ -1,0 +1,55 @@
+"""VAE on static binarized MNIST: sampling, reconstruction, interpolation, latent map and likelihood.
+
+Registration only describes the demo; torch models are built on first use.
+"""
+from hub import DemoSpec, ModelSpec, hookimpl
+from hub.weights import weights_dir
+
+__version__ = "1.0.0"
+DEMO_ID = "vae"
+DESCRIPTION = """A **variational autoencoder** (Kingma & Welling, 2014): an encoder q(z|x), a Gaussian prior p(z) and a
+Bernoulli decoder p(x|z), trained by maximising the evidence lower bound (ELBO) on static binarized MNIST.
+Being an *explicit* model, it gives every image a (bounded) likelihood: draw something and see how
+typical the model finds it."""
+
+
+def load_vae(directory=None):
+    from hub import weights
+
+    from .model import VAE
+
+    directory = directory or weights_dir(DEMO_ID)
+    config = weights.read_config(directory)
+    model = VAE(x_dim=config["model"]["x_dim"], hidden=tuple(config["model"]["hidden"]),
+                z_dim=config["model"]["z_dim"])
+    weights.load_into(model, directory)
+    model.reference = config["valid_log_likelihood_percentiles"]["values"]
+    return model.eval()
+
+
+def build_ui(ctx):
+    from .demo import build_ui as build
+
+    build(ctx)
+
+
+def train(out_dir, epochs=None, seed=None, limit=None):
+    from .train import train as run
+
+    return run(out_dir, epochs=epochs, seed=seed, limit=limit)
+
+
+def evaluate(models, limit=None):
+    from .train import evaluate as run
+
+    with models.use() as vae:
+        return run(vae, limit=limit)
+
+
+@hookimpl
+def register_demos(register):
+    register(DemoSpec(
+        id=DEMO_ID, title="VAE", description=DESCRIPTION, build_ui=build_ui,
+        models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))],
+        train=train, evaluate=evaluate,
+    ))

@@ -1,0 +1,235 @@
+"""The VAE demo's actions (plain functions of a model handle) and its Gradio interface."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from hub import data
+from hub.inputs import InputError, grayscale_ink, integer, number, to_mnist
+
+from .train import REFERENCE_K
+
+LIKELIHOOD_K = REFERENCE_K     # the same k as the validation reference, so the two compare
+
+
+def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
+    """[H, W] in [0, 1] -> uint8 enlarged with crisp pixels for display."""
+    return (np.kron(np.clip(image, 0, 1), np.ones((factor, factor))) * 255).astype(np.uint8)
+
+
+def tile(images: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
+    """[N, H, W] -> one [rows*H, columns*W] grid with a dark gap between cells."""
+    n, h, w = images.shape
+    rows = math.ceil(n / columns)
+    grid = np.full((rows * (h + pad) - pad, columns * (w + pad) - pad), 0.25, np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = image
+    return grid
+
+
+def percentile_of(value: float, percentiles: dict[str, float]) -> float:
+    """Where `value` falls among the stored validation percentiles, by linear interpolation."""
+    points = sorted((float(p), v) for p, v in percentiles.items())
+    if value <= points[0][1]:
+        return points[0][0] * (0.5 if value < points[0][1] else 1.0)
+    for (p0, v0), (p1, v1) in zip(points, points[1:]):
+        if value <= v1:
+            return p0 + (p1 - p0) * (value - v0) / max(v1 - v0, 1e-9)
+    return points[-1][0]
+
+
+def verdict(log_likelihood: float, percentiles: dict[str, float]) -> tuple[float, str]:
+    """(percentile among validation digits, plain-words verdict) for one image's log p(x)."""
+    rank = percentile_of(log_likelihood, percentiles)
+    if log_likelihood >= percentiles["5"]:
+        return rank, "typical: as likely as most MNIST digits"
+    if log_likelihood >= percentiles["0.1"]:
+        return rank, "unusual: less likely than 95% of validation digits"
+    return rank, "anomalous: less likely than 99.9% of validation digits; the model finds it very unlike MNIST"
+
+
+def test_digits() -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return data.binarized_mnist("test")
+    except data.DataNotFound as error:
+        raise InputError(f"Test digits are not available here: {error}") from None
+
+
+def likelihood_plot(log_px: float, reference: dict):
+    """The validation distribution of log p(x) as a box plot, with this image marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    p = reference
+    fig, ax = plt.subplots(figsize=(6, 1.9))
+    ax.plot([p["0.1"], p["95"]], [0, 0], color="#888", lw=1)
+    ax.plot([p["5"], p["95"]], [0, 0], color="#555", lw=3)
+    ax.add_patch(matplotlib.patches.Rectangle((p["25"], -0.25), p["75"] - p["25"], 0.5, color="#9ecae1"))
+    ax.plot([p["50"]] * 2, [-0.25, 0.25], color="#08519c", lw=2)
+    for q in ("0.1", "1", "5"):
+        ax.annotate(f"{q}%", (p[q], 0), (p[q], 0.35), ha="center", fontsize=7, color="#555")
+    ax.axvline(log_px, color="#d62728", lw=2)
+    ax.annotate("your image", (log_px, -0.45), ha="center", fontsize=8, color="#d62728")
+    low = min(log_px, p["0.1"]) - 10
+    ax.set_xlim(low, p["95"] + 10)
+    ax.set_ylim(-0.6, 0.6)
+    ax.set_yticks([])
+    ax.set_xlabel("log p(x) in nats: validation digits (box: 25-75%, whiskers: 5-95% and 0.1%)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+class VAEDemo:
+    def __init__(self, models):
+        self.models = models                  # lazy handle: models.use() -> the VAE
+
+    def sample(self, seed, temperature, grid) -> np.ndarray:
+        seed = integer(seed, "Seed", 0, 2**31 - 1)
+        temperature = number(temperature, "Temperature", 0.1, 3.0)
+        grid = integer(grid, "Grid size", 1, 12)
+        generator = torch.Generator().manual_seed(seed)
+        with self.models.use() as vae, torch.no_grad():
+            z = torch.randn(grid * grid, vae.z_dim, generator=generator) * temperature
+            probs = torch.sigmoid(vae.decode(z.to(next(vae.parameters()).device))).cpu()
+        return enlarge(tile(probs.view(-1, 28, 28).numpy(), grid), 3)
+
+    def prepare(self, image) -> np.ndarray:
+        """What the model sees: a centred 28x28 digit, binarised like the training data."""
+        return (to_mnist(grayscale_ink(image)) > 0.5).astype(np.float32)
+
+    def analyze(self, image):
+        """(model input, reconstruction, report, plot) for a drawn or uploaded digit."""
+        x = self.prepare(image)
+        if x.sum() == 0:
+            raise InputError("After binarising, nothing is left of the drawing: use a thicker brush.")
+        with self.models.use() as vae, torch.no_grad():
+            device = next(vae.parameters()).device
+            xt = torch.from_numpy(x).view(1, -1).to(device)
+            mu, _ = vae.encode(xt)
+            recon = torch.sigmoid(vae.decode(mu)).view(28, 28).cpu().numpy()
+            torch.manual_seed(0)
+            log_px = vae.iw_log_likelihood(xt, LIKELIHOOD_K).item()
+            elbo = vae.elbo(xt).item()
+            reference = vae.reference         # validation log p(x) percentiles, from config.json
+        rank, text = verdict(log_px, reference)
+        report = (f"**log p(x) ≥ {log_px:.1f} nats** (importance-weighted bound, k = {LIKELIHOOD_K}; "
+                  f"ELBO {elbo:.1f})\n\n**Verdict: {text}.** About {rank:.1f}% of validation digits are "
+                  f"less likely.\n\nA VAE is an *explicit* model: it scores any image, which is what "
+                  f"density estimation and anomaly detection need. A GAN can only sample.")
+        return enlarge(x), enlarge(recon), report, likelihood_plot(log_px, reference)
+
+    def test_digit(self, index) -> np.ndarray:
+        x, _ = test_digits()
+        index = integer(index, "Test image number", 0, len(x) - 1)
+        return enlarge(x[index].astype(np.float32), 5)
+
+    def interpolate(self, first, second, steps) -> np.ndarray:
+        x, _ = test_digits()
+        first = integer(first, "First test image", 0, len(x) - 1)
+        second = integer(second, "Second test image", 0, len(x) - 1)
+        steps = integer(steps, "Steps", 2, 16)
+        pair = torch.from_numpy(x[[first, second]].reshape(2, -1).astype(np.float32))
+        with self.models.use() as vae, torch.no_grad():
+            device = next(vae.parameters()).device
+            mu, _ = vae.encode(pair.to(device))
+            weights = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
+            z = (1 - weights) * mu[0] + weights * mu[1]           # a straight line between the two codes
+            frames = torch.sigmoid(vae.decode(z)).view(-1, 28, 28).cpu().numpy()
+        strip = np.concatenate([x[[first]].astype(np.float32), frames, x[[second]].astype(np.float32)])
+        return enlarge(tile(strip, len(strip)), 3)
+
+    def latent_map(self, points, progress=None):
+        """A PCA projection of test codes coloured by label, and the digits decoded along that plane."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        points = integer(points, "Points", 100, 10000)
+        x, y = test_digits()
+        xt = torch.from_numpy(x[:points].reshape(points, -1).astype(np.float32))
+        with self.models.use() as vae, torch.no_grad():
+            device = next(vae.parameters()).device
+            mu = torch.cat([vae.encode(xt[i:i + 1000].to(device))[0] for i in range(0, points, 1000)])
+            centre = mu.mean(0)
+            _, s, v = torch.linalg.svd(mu - centre, full_matrices=False)
+            axes = v[:2]                                             # first two principal directions
+            coords = ((mu - centre) @ axes.T).cpu().numpy()
+            spread = (s[:2] / math.sqrt(points)).cpu()
+            grid = torch.linspace(-2, 2, 9)
+            z = torch.stack([centre + (a * spread[0] * axes[0] + b * spread[1] * axes[1])
+                             for b in grid.flip(0) for a in grid])
+            manifold = torch.sigmoid(vae.decode(z)).view(-1, 28, 28).cpu().numpy()
+        fig, ax = plt.subplots(figsize=(6, 5.4))
+        scatter = ax.scatter(coords[:, 0], coords[:, 1], c=y[:points], cmap="tab10", s=4, alpha=0.7)
+        ax.legend(*scatter.legend_elements(), title="digit", loc="upper right", fontsize=7, markerscale=0.8)
+        ax.set_xlabel("principal direction 1 of q(z|x) means")
+        ax.set_ylabel("principal direction 2")
+        ax.set_title(f"{points} test digits in the {mu.shape[1]}-d latent space (PCA)")
+        fig.tight_layout()
+        plt.close(fig)
+        return fig, enlarge(tile(manifold, 9), 2)
+
+
+def build_ui(ctx) -> None:
+    import gradio as gr
+
+    demo = VAEDemo(ctx.models)
+    with gr.Tab("Sample"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                seed = gr.Number(value=0, precision=0, label="Seed")
+                temperature = gr.Slider(0.1, 3.0, value=1.0, step=0.05, label="Temperature (prior std)")
+                grid = gr.Slider(1, 12, value=8, step=1, label="Grid size")
+                sample_button = gr.Button("Sample", variant="primary")
+                gr.Examples([[0, 1.0, 8], [7, 0.6, 8], [42, 1.5, 6]], inputs=[seed, temperature, grid])
+            samples = gr.Image(label="Samples: Bernoulli means of p(x|z), z ~ N(0, T²I)", format="png")
+        ctx.on(sample_button.click, "sample", demo.sample, [seed, temperature, grid], samples)
+
+    with gr.Tab("Reconstruct & likelihood"):
+        gr.Markdown("Draw a digit (white canvas, dark brush) or upload an image; the VAE encodes it, "
+                    "decodes it, and scores it with log p(x).")
+        with gr.Row():
+            with gr.Column():
+                with gr.Tab("Draw"):
+                    sketch = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA",
+                                          canvas_size=(280, 280), elem_id="vae-sketchpad",
+                                          brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+                    draw_button = gr.Button("Reconstruct drawing", variant="primary", elem_id="vae-reconstruct")
+                with gr.Tab("Upload or test digit"):
+                    upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], format="png")
+                    with gr.Row():
+                        index = gr.Number(value=0, precision=0, label="Test image number (0-9999)")
+                        pick = gr.Button("Load test digit")
+                    upload_button = gr.Button("Reconstruct image", variant="primary")
+            with gr.Column():
+                with gr.Row():
+                    seen = gr.Image(label="What the model sees (28x28, binarised)", format="png")
+                    recon = gr.Image(label="Reconstruction", format="png", elem_id="vae-reconstruction")
+                report = gr.Markdown(elem_id="vae-likelihood")
+                plot = gr.Plot(label="Where it falls among validation digits")
+        outputs = [seen, recon, report, plot]
+        ctx.on(draw_button.click, "reconstruct", demo.analyze, sketch, outputs)
+        ctx.on(upload_button.click, "reconstruct_upload", demo.analyze, upload, outputs)
+        ctx.on(pick.click, "test_digit", demo.test_digit, index, upload)
+
+    with gr.Tab("Interpolate"):
+        with gr.Row():
+            first = gr.Number(value=0, precision=0, label="First test image")
+            second = gr.Number(value=1, precision=0, label="Second test image")
+            steps = gr.Slider(2, 16, value=10, step=1, label="Steps")
+        interpolate_button = gr.Button("Interpolate in latent space", variant="primary")
+        gr.Examples([[0, 1, 10], [3, 2, 12], [18, 4, 8]], inputs=[first, second, steps])
+        strip = gr.Image(label="Decoded points on the line between the two codes (ends: the originals)",
+                         format="png")
+        ctx.on(interpolate_button.click, "interpolate", demo.interpolate, [first, second, steps], strip)
+
+    with gr.Tab("Latent map"):
+        points = gr.Slider(100, 10000, value=3000, step=100, label="Test digits to encode")
+        map_button = gr.Button("Draw the latent map", variant="primary")
+        with gr.Row():
+            scatter = gr.Plot(label="Codes of test digits, coloured by label")
+            manifold = gr.Image(label="Decoded along the same two directions (±2 std)", format="png")
+        ctx.on(map_button.click, "latent_map", demo.latent_map, points, [scatter, manifold])

@@ -1,0 +1,110 @@
+"""Tiny plugins and weights that tests build in temporary folders."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import torch
+
+from hub import weights
+
+
+class Doubler(torch.nn.Module):
+    """The tiniest real model: y = scale * x, with scale = 2 in the saved weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor([2.0]))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def save_doubler(directory: Path) -> Path:
+    weights.save(directory, Doubler(), {"model": {}})
+    (directory / "README.md").write_text("# Doubler\nA test model.\n")
+    return directory
+
+
+PLUGIN = '''
+import torch
+from pathlib import Path
+from hub import DemoSpec, ModelSpec, hookimpl, weights
+
+__version__ = "0.0.1"
+WEIGHTS = Path({weights!r})
+FAIL = {fail!r}
+STARTED = []
+if FAIL == "import":
+    raise RuntimeError("boom at import")
+
+
+class Doubler(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor([1.0]))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def load():
+    if FAIL == "load":
+        raise RuntimeError("boom at load")
+    model = Doubler()
+    weights.load_into(model, WEIGHTS)
+    return model
+
+
+def build_ui(ctx):
+    import gradio as gr
+    x, y = gr.Number(label="x"), gr.Number(label="y")
+    if FAIL == "build_ui":
+        raise RuntimeError("boom at build_ui")
+    button = gr.Button("Double")
+
+    def double(value):
+        if FAIL == "inference":
+            raise RuntimeError("boom at inference")
+        with ctx.models.use() as model, torch.no_grad():
+            return model(torch.tensor([float(value)])).item()
+
+    ctx.on(button.click, "double", double, x, y)
+
+
+@hookimpl
+def register_demos(register):
+    if FAIL == "register":
+        raise RuntimeError("boom at register")
+    register(DemoSpec(id={demo!r}, title={title!r}, description="A test demo that doubles a number.",
+                      build_ui=build_ui, models=[ModelSpec("doubler", load, WEIGHTS)]))
+
+
+@hookimpl
+def hub_started(hub):
+    STARTED.append(hub)
+'''
+
+
+def write_plugin(folder: Path, name: str, weights_dir: Path, fail: str = "", demo: str | None = None,
+                 package: bool = False) -> Path:
+    """A dropped-in plugin module (or package) `name` whose demo doubles a number; `fail` names the
+    stage at which it breaks: import, register, build_ui, load or inference."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = textwrap.dedent(PLUGIN).format(weights=str(weights_dir), fail=fail, demo=demo or name,
+                                            title=f"Test {name}")
+    if package:
+        (folder / name).mkdir()
+        path = folder / name / "__init__.py"
+    else:
+        path = folder / f"{name}.py"
+    path.write_text(source)
+    return path
+
+
+def api_fn(app, api_name: str):
+    """The (guarded) Python function behind an event's api_name, to call without a server."""
+    for block_fn in app.fns.values():
+        if block_fn.api_name == api_name:
+            return block_fn.fn
+    raise KeyError(api_name)

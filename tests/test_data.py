@@ -1,0 +1,40 @@
+"""The data module: environment variable first, then ../shared/data, else a clear error."""
+import numpy as np
+import pytest
+
+from hub import data
+
+
+def test_environment_variable_wins(tmp_path, monkeypatch):
+    folder = tmp_path / "binarized_mnist"
+    folder.mkdir()
+    x = np.zeros((2, 28, 28), np.uint8)
+    np.savez(folder / "binarized_mnist.npz", x_train=x, y_train=np.zeros(2, np.uint8),
+             x_valid=x, y_valid=x[:, 0, 0], x_test=x[:1], y_test=np.zeros(1, np.uint8))
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    assert data.dataset_dir("binarized_mnist") == folder
+    assert data.binarized_mnist("test")[0].shape == (1, 28, 28)
+
+
+def test_missing_data_says_what_and_where(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(data, "ROOT", tmp_path / "project")
+    with pytest.raises(data.DataNotFound) as caught:
+        data.dataset_dir("usps")
+    message = str(caught.value)
+    assert "usps.npz" in message and data.ENV_VAR in message and "Canonical source" in message
+    assert str(tmp_path / "usps") in message
+
+
+def test_shared_data_is_found_beside_the_project(monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    x, y = data.binarized_mnist("test")
+    assert x.shape == (10000, 28, 28) and set(np.unique(x)) == {0, 1}
+    assert len(y) == 10000
+
+
+def test_unknown_names_and_splits():
+    with pytest.raises(KeyError):
+        data.dataset_dir("imagenet")
+    with pytest.raises(ValueError):
+        data.binarized_mnist("holdout")

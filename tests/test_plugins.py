@@ -1,0 +1,185 @@
+"""Plugin discovery from all three places, allow/disable lists, and isolation at every stage."""
+import sys
+
+import gradio as gr
+import pytest
+from helpers import api_fn, write_plugin
+
+from hub import DemoSpec, hookimpl
+from hub.core import Hub
+from hub.launcher import parse_inventory
+from hub.ui import build_app
+
+
+def make_hub(**kwargs):
+    kwargs.setdefault("devices", parse_inventory(""))
+    return Hub.create(entry_points=kwargs.pop("entry_points", False), **kwargs)
+
+
+def test_builtin_plugins_are_discovered():
+    hub = make_hub(builtin=True)
+    assert hub.records["vae"].status == "ok"
+    assert hub.records["vae"].source == "builtin"
+    assert "vae" in hub.demos
+
+
+def test_registration_reads_no_weights_and_builds_no_model(tmp_path, doubler_weights, monkeypatch):
+    from hub import weights
+    monkeypatch.setattr(weights, "load_file", lambda *a, **k: pytest.fail("registration read weights"))
+    write_plugin(tmp_path / "dropins", "cheap", doubler_weights)
+    hub = make_hub(builtin=False, plugins_dirs=[tmp_path / "dropins"])
+    assert hub.demos["cheap"].estimated_bytes == 4          # one float32, from the header alone
+    assert hub.launcher.status("cheap")["loaded"] is False
+
+
+def test_dropped_in_module_and_package_appear_as_tabs(tmp_path, doubler_weights):
+    folder = tmp_path / "dropins"
+    write_plugin(folder, "single", doubler_weights)
+    write_plugin(folder, "packaged", doubler_weights, package=True)
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    assert {r.source for r in hub.records.values()} == {f"dir:{folder}"}
+    assert set(hub.demos) == {"single", "packaged"}
+    app = build_app(hub)
+    assert api_fn(app, "single_double")(3) == 6.0
+    assert api_fn(app, "packaged_double")(5) == 10.0
+    assert hub.records["single"].version == "0.0.1"
+
+
+def test_entry_point_plugins_are_discovered(tmp_path, doubler_weights, monkeypatch):
+    site = tmp_path / "site"
+    write_plugin(site, "ep_plugin_mod", doubler_weights, demo="from_ep")
+    dist = site / "demo_hub_example-1.2.3.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-hub-example\nVersion: 1.2.3\n")
+    (dist / "entry_points.txt").write_text("[demo_hub]\nexample = ep_plugin_mod\n")
+    monkeypatch.syspath_prepend(str(site))
+    hub = make_hub(builtin=False, entry_points=True)
+    record = hub.records["example"]
+    assert record.status == "ok", record.error
+    assert record.source == "entry-point:demo-hub-example"
+    assert "from_ep" in hub.demos
+    sys.modules.pop("ep_plugin_mod", None)
+
+
+def test_allow_and_disable_lists_by_flag_and_environment(tmp_path, doubler_weights, monkeypatch):
+    folder = tmp_path / "dropins"
+    for name in ("alpha", "beta", "gamma"):
+        write_plugin(folder, name, doubler_weights)
+    hub = make_hub(builtin=False, plugins_dirs=[folder], allow="alpha,beta", deny="beta")
+    assert set(hub.demos) == {"alpha"}
+    assert hub.records["beta"].status == hub.records["gamma"].status == "disabled"
+    monkeypatch.setenv("DEMO_HUB_DISABLE", "alpha")
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    assert set(hub.demos) == {"beta", "gamma"}
+    monkeypatch.setenv("DEMO_HUB_PLUGINS", "gamma")
+    monkeypatch.delenv("DEMO_HUB_DISABLE")
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    assert set(hub.demos) == {"gamma"}
+
+
+@pytest.mark.parametrize("stage", ["import", "register"])
+def test_plugin_failing_early_gets_an_error_tab_and_the_rest_works(tmp_path, doubler_weights, stage):
+    folder = tmp_path / "dropins"
+    write_plugin(folder, "broken", doubler_weights, fail=stage)
+    write_plugin(folder, "healthy", doubler_weights)
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    record = hub.records["broken"]
+    assert (record.status, record.stage) == ("error", stage)
+    assert f"boom at {stage}" in record.error
+    app = build_app(hub)
+    assert api_fn(app, "healthy_double")(4) == 8.0
+    rows = {row[0]: row for row in hub.system_rows()}
+    assert rows["broken"][4] == "error" and f"boom at {stage}" in rows["broken"][5]
+    assert "broken (error)" in [block.label for block in app.blocks.values() if isinstance(block, gr.Tab)]
+
+
+def test_plugin_failing_to_build_its_ui_shows_the_reason(tmp_path, doubler_weights):
+    folder = tmp_path / "dropins"
+    write_plugin(folder, "broken", doubler_weights, fail="build_ui")
+    write_plugin(folder, "healthy", doubler_weights)
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    app = build_app(hub)
+    assert hub.demo_status("broken") == ("error", "build_ui: RuntimeError: boom at build_ui")
+    with pytest.raises(KeyError):
+        api_fn(app, "broken_double")                  # no half-built tab
+    markdown = [b.value for b in app.blocks.values() if isinstance(b, gr.Markdown)]
+    assert any("boom at build_ui" in text for text in markdown)
+    assert api_fn(app, "healthy_double")(1) == 2.0
+
+
+@pytest.mark.parametrize("stage, message", [("load", "could not be loaded"), ("inference", "failed")])
+def test_plugin_failing_at_load_or_inference_answers_with_a_message(tmp_path, doubler_weights, stage, message):
+    folder = tmp_path / "dropins"
+    write_plugin(folder, "broken", doubler_weights, fail=stage)
+    write_plugin(folder, "healthy", doubler_weights)
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    app = build_app(hub)
+    with pytest.raises(gr.Error, match=message) as caught:
+        api_fn(app, "broken_double")(2)
+    assert f"boom at {stage}" in caught.value.message
+    assert api_fn(app, "healthy_double")(2) == 4.0
+    if stage == "load":
+        assert hub.demo_status("broken")[0] == "error"
+
+
+def test_strict_mode_makes_failures_fatal(tmp_path, doubler_weights, monkeypatch):
+    folder = tmp_path / "dropins"
+    write_plugin(folder, "broken", doubler_weights, fail="register")
+    monkeypatch.setenv("DEMO_HUB_STRICT", "1")
+    with pytest.raises(RuntimeError, match="strict mode"):
+        make_hub(builtin=False, plugins_dirs=[folder])
+
+
+def test_invalid_and_duplicate_demo_ids_are_registration_errors(tmp_path, doubler_weights):
+    folder = tmp_path / "dropins"
+    write_plugin(folder, "first", doubler_weights, demo="same")
+    write_plugin(folder, "second", doubler_weights, demo="same")
+    write_plugin(folder, "third", doubler_weights, demo="Bad Id!")
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    assert hub.records["first"].status == "ok"
+    assert "already registered" in hub.records["second"].error
+    assert "must be lower-case" in hub.records["third"].error
+
+
+def test_hub_started_reaches_plugins_added_after_the_start(tmp_path, doubler_weights):
+    folder = tmp_path / "dropins"
+    path = write_plugin(folder, "early", doubler_weights)
+    hub = make_hub(builtin=False, plugins_dirs=[folder])
+    build_app(hub)
+    early = sys.modules["demo_hub_plugins.early"]
+    assert early.STARTED == [hub]
+
+    class Late:
+        seen = []
+
+        @hookimpl
+        def register_demos(self, register):
+            register(DemoSpec(id="late", title="Late", description="", build_ui=lambda ctx: None))
+
+        @hookimpl
+        def hub_started(self, hub):
+            self.seen.append(hub)
+
+    late = Late()
+    hub.add_plugin(late, "late")
+    assert late.seen == [hub] and "late" in hub.demos
+    assert path.exists()
+
+
+def test_choose_device_hook_overrides_best_fit(tmp_path, doubler_weights):
+    class PreferSecondGpu:
+        @hookimpl
+        def choose_device(self, demo_id, model_name, estimated_bytes, devices):
+            return "cuda:1" if demo_id == "picky" else None
+
+    folder = tmp_path / "dropins"
+    write_plugin(folder, "picky", doubler_weights)
+    write_plugin(folder, "plain", doubler_weights)
+    hub = make_hub(builtin=False, plugins_dirs=[folder], devices=parse_inventory("8G,24G,12G"),
+                   )
+    hub.add_plugin(PreferSecondGpu(), "prefer")
+    moved = []
+    hub.launcher.move = lambda module, device: moved.append(device) or module
+    with hub.handle("picky").use(), hub.handle("plain").use():
+        pass
+    assert moved == ["cuda:1", "cuda:0"]        # plain: best fit is the smallest GPU
