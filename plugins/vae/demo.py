@@ -189,8 +189,8 @@ def build_ui(ctx) -> None:
         ctx.on(sample_button.click, "sample", demo.sample, [seed, temperature, grid], samples)
 
     with gr.Tab("Reconstruct & likelihood"):
-        gr.Markdown("Draw a digit (white canvas, dark brush) or upload an image; the VAE encodes it, "
-                    "decodes it, and scores it with log p(x).")
+        gr.Markdown("Pick the brush (the pen on the canvas's left), draw a digit, and press *Reconstruct*; "
+                    "or upload an image. The VAE encodes it, decodes it, and scores it with log p(x).")
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Draw"):
@@ -212,7 +212,8 @@ def build_ui(ctx) -> None:
                 plot = gr.Plot(label="Where it falls among validation digits")
         outputs = [seen, recon, report, plot]
         ctx.on(draw_button.click, "reconstruct", demo.analyze, sketch, outputs)
-        ctx.on(upload_button.click, "reconstruct_upload", demo.analyze, upload, outputs)
+        # raw upload (preprocess=False), so a file that is no image gets our message, not a decoder's
+        ctx.on(upload_button.click, "reconstruct_upload", demo.analyze, upload, outputs, preprocess=False)
         ctx.on(pick.click, "test_digit", demo.test_digit, index, upload)
 
     with gr.Tab("Interpolate"):

@@ -1,0 +1,51 @@
+"""A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer."""
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(running_hub):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(running_hub)
+        yield page
+        browser.close()
+
+
+def draw_seven(page, canvas):
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(20):
+        page.mouse.move(x0 + i * 6, y0, steps=2)
+    for i in range(25):
+        page.mouse.move(x0 + 114 - i * 3, y0 + i * 8, steps=2)
+    page.mouse.up()
+
+
+def test_draw_a_digit_and_see_reconstruction_and_likelihood(page):
+    page.get_by_role("tab", name="VAE").click()
+    page.get_by_role("tab", name="Reconstruct & likelihood").click()
+    page.locator("#vae-sketchpad button[aria-label='Brush']").first.click()
+    draw_seven(page, page.locator("#vae-sketchpad canvas").first)
+    page.locator("#vae-reconstruct").click()
+    report = page.locator("#vae-likelihood")
+    report.filter(has_text="log p(x)").wait_for(timeout=60_000)
+    assert "Verdict" in report.inner_text()
+    image = page.locator("#vae-reconstruction img")
+    image.wait_for(timeout=10_000)
+    assert image.get_attribute("src")
+
+
+def test_broken_plugin_shows_its_error_and_the_system_tab_lists_it(page):
+    page.get_by_role("tab", name="broken (error)").click()
+    page.get_by_text("boom at import").first.wait_for(timeout=10_000)
+    page.get_by_role("tab", name="System").click()
+    page.get_by_role("button", name="Refresh").click()
+    page.locator("#tab-system").get_by_text("boom at import").filter(visible=True).first.wait_for(timeout=10_000)

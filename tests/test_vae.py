@@ -1,0 +1,159 @@
+"""The VAE plugin: shipped weights, its test metric recomputed on a subset, and bad inputs to every action."""
+import json
+import math
+import subprocess
+import sys
+
+import gradio as gr
+import numpy as np
+import pytest
+from helpers import api_fn
+from PIL import Image
+
+from hub import weights
+from hub.core import Hub
+from hub.inputs import InputError, grayscale_ink, to_mnist
+from hub.launcher import parse_inventory
+from hub.ui import build_app
+
+ROOT = weights.ROOT
+VAE_DIR = weights.weights_dir("vae")
+
+
+@pytest.fixture(scope="module")
+def app():
+    hub = Hub.create(allow="vae", entry_points=False, devices=parse_inventory(""))
+    return build_app(hub)
+
+
+@pytest.fixture(scope="module")
+def action(app):
+    return lambda name: api_fn(app, f"vae_{name}")
+
+
+def digit_canvas(size=280, colour=(0, 0, 0)):
+    """A white RGBA canvas with a dark stroke shaped like a 7, as the Sketchpad sends it."""
+    canvas = np.full((size, size, 4), 255, np.uint8)
+    s = size // 10
+    canvas[2 * s:3 * s, 2 * s:8 * s, :3] = colour
+    for row in range(3 * s, 8 * s):
+        col = 8 * s - (row - 3 * s) // 2
+        canvas[row, col - s // 2:col + s // 2, :3] = colour
+    return {"background": None, "layers": [], "composite": canvas}
+
+
+def test_shipped_weights_match_their_manifest_and_card():
+    config = weights.read_config(VAE_DIR)
+    assert weights.sha256_of(VAE_DIR / "model.safetensors") == config["sha256"]
+    assert (VAE_DIR / "model.safetensors").stat().st_size < 10 * 2**20
+    card = (VAE_DIR / "README.md").read_text()
+    assert config["sha256"] in card and "python -m hub train vae" in card
+    assert config["metrics"]["split"] == "test" and config["metrics"]["examples"] == 10000
+    assert -config["metrics"]["log_likelihood_k5000"] <= 93.0
+
+
+def test_test_metric_recomputed_on_a_subset():
+    out = subprocess.run([sys.executable, "-m", "hub", "evaluate", "vae", "--limit", "200", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+    subset = json.loads(out.stdout.strip().splitlines()[-1])
+    full = weights.read_config(VAE_DIR)["metrics"]
+    assert subset["examples"] == 200 and subset["split"] == "test"
+    assert subset["log_likelihood_k5000"] >= subset["log_likelihood_k50"] - 0.5 >= subset["elbo"] - 1.0
+    for name in ("elbo", "log_likelihood_k50", "log_likelihood_k5000"):
+        assert abs(subset[name] - full[name]) < 6.0, (name, subset[name], full[name])
+
+
+def test_drawn_digit_is_reconstructed_and_scored(action):
+    seen, recon, report, plot = action("reconstruct")(digit_canvas())
+    assert seen.shape == recon.shape == (112, 112)
+    assert seen.max() == 255 and recon.max() > 100
+    assert "log p(x) ≥" in report and "Verdict" in report
+    assert plot is not None
+
+
+def test_test_digit_is_typical_and_noise_is_anomalous(action, tmp_path):
+    path = tmp_path / "digit.png"
+    Image.fromarray(action("test_digit")(3)).save(path)
+    _, _, report, _ = action("reconstruct_upload")(str(path))
+    assert "typical" in report
+    noise = (np.random.default_rng(0).random((28, 28)) > 0.5).astype(np.uint8) * 255
+    Image.fromarray(noise).save(path)
+    _, _, report, _ = action("reconstruct_upload")(str(path))
+    assert "anomalous" in report
+
+
+def test_sampling_is_seeded(action):
+    first = action("sample")(7, 1.0, 4)
+    assert first.shape == (4 * 28 * 3 + 3 * 2 * 3,) * 2
+    assert np.array_equal(first, action("sample")(7, 1.0, 4))
+    assert not np.array_equal(first, action("sample")(8, 1.0, 4))
+
+
+def test_interpolation_and_latent_map(action):
+    strip = action("interpolate")(0, 1, 6)
+    assert strip.shape[1] > strip.shape[0] * 7
+    figure, manifold = action("latent_map")(500)
+    assert manifold.shape == (9 * 28 * 2 + 8 * 2 * 2,) * 2
+    assert len(figure.axes[0].collections[0].get_offsets()) == 500
+
+
+BAD_INPUTS = [
+    ("sample", (0, float("nan"), 4), "Temperature must be a finite number"),
+    ("sample", (0, float("inf"), 4), "Temperature must be a finite number"),
+    ("sample", (0, 1.0, 100), "Grid size must be between 1 and 12"),
+    ("sample", (-3, 1.0, 4), "Seed must be between"),
+    ("sample", ("abc", 1.0, 4), "Seed must be a number"),
+    ("sample", (1.5, 1.0, 4), "Seed must be a whole number"),
+    ("reconstruct", (None,), "The canvas is empty"),
+    ("reconstruct", (digit_canvas(colour=(255, 255, 255)),), "The canvas is empty"),
+    ("reconstruct", ({"composite": np.zeros((3, 3, 4), np.uint8)},), "at least 8 pixels"),
+    ("reconstruct", ({"composite": np.zeros((5000, 5000), np.uint8)},), "largest accepted is 4096"),
+    ("reconstruct", ({"composite": np.full((40, 40), np.nan, np.float32)},), "NaN or infinite"),
+    ("reconstruct", ({"composite": np.zeros((40, 40, 7), np.uint8)},), "Expected an image"),
+    ("test_digit", (10000,), "Test image number must be between 0 and 9999"),
+    ("test_digit", (float("nan"),), "must be a finite number"),
+    ("interpolate", (0, -1, 5), "Second test image must be between"),
+    ("interpolate", (0, 1, float("inf")), "Steps must be a finite number"),
+    ("latent_map", (float("nan"),), "Points must be a finite number"),
+    ("latent_map", (5,), "Points must be between 100 and 10000"),
+]
+
+
+@pytest.mark.parametrize("name, args, message", BAD_INPUTS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD_INPUTS)])
+def test_bad_inputs_get_a_clear_message(action, name, args, message):
+    with pytest.raises(gr.Error) as caught:
+        action(name)(*args)
+    assert message in caught.value.message
+
+
+def test_bad_uploads_get_a_clear_message(action, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    huge = tmp_path / "huge.png"
+    Image.new("L", (5000, 300)).save(huge)
+    for path, message in [(text, "not an image"), (huge, "largest accepted is 4096"),
+                          (tmp_path / "gone.png", "could not be found")]:
+        with pytest.raises(gr.Error) as caught:
+            action("reconstruct_upload")(str(path))
+        assert message in caught.value.message
+
+
+def test_colour_and_odd_sized_images_are_accepted(action, tmp_path):
+    canvas = digit_canvas(size=150, colour=(200, 30, 30))["composite"][..., :3]
+    path = tmp_path / "colour.jpg"
+    Image.fromarray(canvas).resize((150, 97)).save(path)
+    seen, _, report, _ = action("reconstruct_upload")(str(path))
+    assert seen.shape == (112, 112) and "log p(x)" in report
+
+
+def test_mnist_preprocessing_centres_the_ink():
+    gray = grayscale_ink(digit_canvas(size=300))
+    assert gray.shape == (300, 300) and gray.max() == 1.0 and np.median(gray) == 0.0
+    digit = to_mnist(gray)
+    rows, cols = np.nonzero(digit > 0.1)
+    assert max(rows.max() - rows.min(), cols.max() - cols.min()) <= 20
+    centre = (np.indices(digit.shape) * digit).reshape(2, -1).sum(1) / digit.sum()
+    assert np.allclose(centre, 14, atol=1.0)
+    with pytest.raises(InputError):
+        to_mnist(np.zeros((50, 50), np.float32))
+    assert math.isclose(float(to_mnist(np.eye(28, dtype=np.float32)).sum()), 28.0)
