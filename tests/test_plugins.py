@@ -183,3 +183,39 @@ def test_choose_device_hook_overrides_best_fit(tmp_path, doubler_weights):
     with hub.handle("picky").use(), hub.handle("plain").use():
         pass
     assert moved == ["cuda:1", "cuda:0"]        # plain: best fit is the smallest GPU
+
+
+def test_out_of_memory_during_inference_retries_on_the_cpu(doubler_weights):
+    from helpers import Doubler
+
+    from hub import ModelSpec, weights
+    from hub.ui import DemoContext
+
+    hub = make_hub(builtin=False, devices=parse_inventory("8G"))
+    hub.launcher.move = lambda module, device: module            # simulated GPU
+    seen = []
+
+    def load():
+        model = Doubler()
+        weights.load_into(model, doubler_weights)
+        return model
+
+    class OomOnce:
+        @hookimpl
+        def register_demos(self, register):
+            register(DemoSpec(id="oom", title="OOM", description="", build_ui=lambda ctx: None,
+                              models=[ModelSpec("m", load, doubler_weights)]))
+
+    hub.add_plugin(OomOnce(), "oom")
+    ctx = DemoContext(hub, hub.demos["oom"])
+
+    def infer(x):
+        with ctx.models.use():
+            seen.append(hub.launcher.slots["oom"].device)
+            if len(seen) == 1:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return x
+
+    assert ctx.guard(infer)(5) == 5
+    assert seen == ["cuda:0", "cpu"]
+    assert "moved to the CPU" in hub.launcher.status("oom")["note"]
