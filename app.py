@@ -6,8 +6,7 @@ import logging
 import os
 import sys
 
-from hub.cli import add_plugin_flags
-from hub.core import Hub
+from hub.cli import add_plugin_flags, hub_from_args
 from hub.launcher import parse_pins
 
 
@@ -44,7 +43,7 @@ def main(argv=None) -> None:
 
     from hub.ui import build_app   # gradio is imported only once the arguments are good
 
-    hub = Hub.create(plugins_dirs=args.plugins_dir, allow=args.plugins, deny=args.disable, pins=pins)
+    hub = hub_from_args(args, pins=pins)
     app = build_app(hub)
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=True)

@@ -18,15 +18,23 @@ def add_plugin_flags(parser: argparse.ArgumentParser) -> None:
                         help="a folder of dropped-in plugin modules or packages (repeatable)")
 
 
-def hub_from_args(args) -> Hub:
-    return Hub.create(plugins_dirs=args.plugins_dir, allow=args.plugins, deny=args.disable)
+def hub_from_args(args, **kwargs) -> Hub:
+    try:
+        return Hub.create(plugins_dirs=args.plugins_dir, allow=args.plugins, deny=args.disable, **kwargs)
+    except FileNotFoundError as error:          # a --plugins-dir that does not exist
+        sys.exit(f"error: {error}")
 
 
-def demo_or_exit(hub: Hub, demo_id: str):
-    if demo_id not in hub.demos:
+def demo_or_exit(args, capability: str):
+    """(hub, demo) for args.demo, or exit with a message if it is unknown or lacks `capability`."""
+    hub = hub_from_args(args)
+    if args.demo not in hub.demos:
         known = ", ".join(sorted(hub.demos)) or "none"
-        sys.exit(f"no demo {demo_id!r}; known demos: {known}")
-    return hub.demos[demo_id]
+        sys.exit(f"no demo {args.demo!r}; known demos: {known}")
+    demo = hub.demos[args.demo]
+    if getattr(demo, capability) is None:
+        sys.exit(f"demo {demo.id!r} has no {capability} command")
+    return hub, demo
 
 
 def cmd_list(args) -> int:
@@ -44,10 +52,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_train(args) -> int:
-    hub = hub_from_args(args)
-    demo = demo_or_exit(hub, args.demo)
-    if demo.train is None:
-        sys.exit(f"demo {demo.id!r} has no training command")
+    _, demo = demo_or_exit(args, "train")
     out = Path(args.out) if args.out else weights.weights_dir(demo.id)
     metrics = demo.train(out, epochs=args.epochs, seed=args.seed, limit=args.limit)
     print(json.dumps(metrics, indent=2))
@@ -55,10 +60,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    hub = hub_from_args(args)
-    demo = demo_or_exit(hub, args.demo)
-    if demo.evaluate is None:
-        sys.exit(f"demo {demo.id!r} has no evaluation")
+    hub, demo = demo_or_exit(args, "evaluate")
     metrics = demo.evaluate(hub.handle(demo.id), limit=args.limit)
     if args.json:
         print(json.dumps(metrics))

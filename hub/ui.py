@@ -128,8 +128,9 @@ def build_app(hub: Hub) -> gr.Blocks:
                 if record.status == "error" and not record.demos:
                     with gr.Tab(f"{record.name} (error)", elem_id=f"tab-error-{record.name}"):
                         error_panel(f"Plugin '{record.name}'", record.stage, record.error)
-            with gr.Tab("System", id="system", elem_id="tab-system"):
+            with gr.Tab("System", id="system", elem_id="tab-system") as system:
                 table, devices, current = system_tab(hub)
-        app.load(current, outputs=[devices, table], api_visibility="undocumented")
+        for event in (app.load, system.select):            # fresh figures whenever it is looked at
+            event(current, outputs=[devices, table], api_visibility="undocumented")
     hub.start()
     return app

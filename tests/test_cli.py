@@ -51,3 +51,5 @@ def test_app_rejects_bad_flags_before_starting():
     assert result.returncode != 0 and "cpu or cuda:N" in result.stderr
     result = run("app.py", "--auth", "nocolon", check=False)
     assert result.returncode != 0 and "USER:PASS" in result.stderr
+    result = run("app.py", "--plugins-dir", "/no/such/folder", check=False)
+    assert result.returncode != 0 and "plugins folder /no/such/folder does not exist" in result.stderr

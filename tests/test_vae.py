@@ -94,7 +94,7 @@ def test_interpolation_and_latent_map(action):
     assert strip.shape[1] > strip.shape[0] * 7
     figure, manifold = action("latent_map")(500)
     assert manifold.shape == (9 * 28 * 2 + 8 * 2 * 2,) * 2
-    assert len(figure.axes[0].collections[0].get_offsets()) == 500
+    assert sum(len(c.get_offsets()) for c in figure.axes[0].collections) == 500
 
 
 BAD_INPUTS = [

@@ -163,8 +163,10 @@ class VAEDemo:
                              for b in grid.flip(0) for a in grid])
             manifold = torch.sigmoid(vae.decode(z)).view(-1, 28, 28).cpu().numpy()
         fig, ax = plt.subplots(figsize=(6, 5.4))
-        scatter = ax.scatter(coords[:, 0], coords[:, 1], c=y[:points], cmap="tab10", s=4, alpha=0.7)
-        ax.legend(*scatter.legend_elements(), title="digit", loc="upper right", fontsize=7, markerscale=0.8)
+        labels = y[:points]
+        for digit in range(10):
+            ax.scatter(*coords[labels == digit].T, s=4, alpha=0.7, color=plt.cm.tab10(digit), label=str(digit))
+        ax.legend(title="digit", loc="upper right", fontsize=7, markerscale=2, ncol=2)
         ax.set_xlabel("principal direction 1 of q(z|x) means")
         ax.set_ylabel("principal direction 2")
         ax.set_title(f"{points} test digits in the {mu.shape[1]}-d latent space (PCA)")
