@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, help="override the demo's default number of epochs")
     p.add_argument("--seed", type=int, help="override the demo's fixed seed")
     p.add_argument("--out", help="write here instead of weights/DEMO/")
-    p.add_argument("--limit", type=int, help="measure on the first N test examples only (a smoke run)")
+    p.add_argument("--limit", type=int, help="measure on N test examples only (a smoke run)")
     p.set_defaults(run=cmd_train)
     p = commands.add_parser("evaluate", help="print DEMO's metrics on the test split")
     p.add_argument("demo")
-    p.add_argument("--limit", type=int, help="only the first N test examples")
+    p.add_argument("--limit", type=int, help="only N test examples (the demo picks a representative subset)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_evaluate)
     for sub in commands.choices.values():

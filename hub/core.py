@@ -74,7 +74,7 @@ class Hub:
             record = PluginRecord(candidate.name, candidate.source)
             try:
                 plugin = candidate.load()
-            except BaseException as error:  # noqa: BLE001 - a plugin's import must not end the hub
+            except (Exception, SystemExit) as error:  # noqa: BLE001 - a plugin's import must not end the hub
                 hub._failed(record, "import", error)
                 continue
             hub.add_plugin(plugin, record)
@@ -94,7 +94,10 @@ class Hub:
         if isinstance(record, str):
             record = PluginRecord(record, "added")
         if record.name in self.records and self.records[record.name].status == "ok":
-            self._failed(record, "register", ValueError(f"a plugin named {record.name!r} is already loaded"))
+            first = self.records[record.name]
+            record.name = f"{record.name} ({record.source})"      # keep the first one's record
+            self._failed(record, "register", ValueError(f"a plugin named {first.name!r} is already loaded "
+                                                        f"from {first.source}"))
             return record
         record.module, record.version = plugin, plugin_version(plugin, record)
         self.records[record.name] = record
@@ -110,7 +113,7 @@ class Hub:
         try:
             self.pm.register(plugin, name=record.name)
             self._call(record, "register_demos", register=register)
-        except BaseException as error:  # noqa: BLE001 - a plugin's registration must not end the hub
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - a plugin's registration must not end the hub
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self._failed(record, "register", error)
@@ -142,7 +145,7 @@ class Hub:
     def _start_plugin(self, record: PluginRecord) -> None:
         try:
             self._call(record, "hub_started", hub=self)
-        except BaseException as error:  # noqa: BLE001
+        except (Exception, SystemExit) as error:  # noqa: BLE001
             self._failed(record, "hub_started", error)
 
     def _choose_device(self, key: str, size: int, devices: list[str]) -> str | None:

@@ -70,7 +70,7 @@ def build_demo_blocks(hub: Hub, demo: DemoSpec) -> gr.Blocks | None:
         with gr.Blocks() as blocks:
             demo.build_ui(DemoContext(hub, demo))
         return blocks
-    except BaseException as error:  # noqa: BLE001
+    except (Exception, SystemExit) as error:  # noqa: BLE001
         hub.demo_errors[demo.id] = ("build_ui", f"{type(error).__name__}: {error}")
         log.exception("demo %s failed to build its UI", demo.id)
         if hub.strict:

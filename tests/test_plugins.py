@@ -217,3 +217,13 @@ def test_out_of_memory_during_inference_retries_on_the_cpu(doubler_weights):
     assert ctx.guard(infer)(5) == 5
     assert seen == ["cuda:0", "cpu"]
     assert "moved to the CPU" in hub.launcher.status("oom")["note"]
+
+
+def test_a_second_plugin_of_the_same_name_is_refused(tmp_path, doubler_weights):
+    write_plugin(tmp_path / "one", "twin", doubler_weights)
+    write_plugin(tmp_path / "two", "twin", doubler_weights, demo="twin_two")
+    hub = make_hub(builtin=False, plugins_dirs=[tmp_path / "one", tmp_path / "two"])
+    assert hub.records["twin"].status == "ok" and hub.records["twin"].demos == ["twin"]
+    second = hub.records[f"twin (dir:{tmp_path / 'two'})"]
+    assert second.status == "error" and "already loaded" in second.error
+    assert "twin_two" not in hub.demos
