@@ -1,6 +1,7 @@
 """The VAE plugin: shipped weights, its test metric recomputed on a subset, and bad inputs to every action."""
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -68,6 +69,8 @@ def test_drawn_digit_is_reconstructed_and_scored(action):
     assert seen.shape == recon.shape == (112, 112)
     assert seen.max() == 255 and recon.max() > 100
     assert "log p(x) ≥" in report and "Verdict" in report
+    bound, elbo = map(float, re.search(r"≥ (-?[\d.]+) nats.*ELBO (-?[\d.]+)", report).groups())
+    assert elbo <= bound < 0                      # Jensen: the IW bound is never below the ELBO
     assert plot is not None
 
 

@@ -47,9 +47,8 @@ class VAE(nn.Module):
         return self.log_px_given_z(x, self.decode(z)) - beta * kl
 
     @torch.no_grad()
-    def iw_log_likelihood(self, x: torch.Tensor, k: int, chunk: int = 500) -> torch.Tensor:
-        """Importance-weighted lower bound on log p(x) (Burda et al. 2016, Eq. 8), per example, in nats:
-        log (1/k) sum_i p(x, z_i) / q(z_i|x),  z_i ~ q(z|x).  k=1 is the ELBO; it tightens as k grows."""
+    def log_weights(self, x: torch.Tensor, k: int, chunk: int = 500) -> torch.Tensor:
+        """log p(x, z_i) - log q(z_i|x) for z_i ~ q(z|x), i = 1..k: shape [k, batch]."""
         x = x.flatten(1)
         mu, logvar = self.encode(x)
         std = (0.5 * logvar).exp()
@@ -61,8 +60,12 @@ class VAE(nn.Module):
             log_q = normal_log_density(eps).sum(-1) - (0.5 * logvar).sum(-1)
             log_prior = normal_log_density(z).sum(-1)
             log_weights.append(self.log_px_given_z(x, self.decode(z)) + log_prior - log_q)
-        log_weights = torch.cat(log_weights, dim=0)
-        return torch.logsumexp(log_weights, dim=0) - math.log(k)
+        return torch.cat(log_weights, dim=0)
+
+    def iw_log_likelihood(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """Importance-weighted lower bound on log p(x) (Burda et al. 2016, Eq. 8), per example, in nats:
+        log (1/k) sum_i p(x, z_i) / q(z_i|x),  z_i ~ q(z|x).  k=1 is the ELBO; it tightens as k grows."""
+        return torch.logsumexp(self.log_weights(x, k), dim=0) - math.log(k)
 
 
 def normal_log_density(x: torch.Tensor) -> torch.Tensor:
