@@ -72,37 +72,22 @@ def reference_percentiles(model: VAE, limit: int | None = None, seed: int = 0) -
     return {str(p): round(float(np.percentile(values, p)), 2) for p in (0.1, 1, 5, 25, 50, 75, 95)}
 
 
-def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
-    """Train, keep the best-validation checkpoint, measure it on the test split (`limit` evenly
-    spaced images only, for a smoke run), write weights, config and card to out_dir."""
-    cfg = dict(DEFAULTS)
-    if epochs is not None:
-        cfg["epochs"] = epochs
-    if seed is not None:
-        cfg["seed"] = seed
-    log = training.training_logger("vae", out_dir)
-    generator = training.seed_everything(cfg["seed"])
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+def fit(model: VAE, x_train: torch.Tensor, x_valid: torch.Tensor, cfg: dict, generator, log) -> dict:
+    """Maximise the ELBO; return the best validation checkpoint of the weights' moving average.
 
-    x_train = as_tensor(data.binarized_mnist("train")[0])
-    x_valid = as_tensor(data.binarized_mnist("valid")[0])
-    model = VAE(hidden=tuple(cfg["hidden"]), z_dim=cfg["z_dim"])
+    Static binarization overfits fast: select on validation ELBO, validate an exponential moving
+    average of the weights (smoother, generalises better), and stop once validation stops improving."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     steps_per_epoch = math.ceil(len(x_train) / cfg["batch_size"])
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=cfg["epochs"] * steps_per_epoch, eta_min=cfg["min_lr"])
-    log.info("VAE %s, %d parameters, config %s", cfg["hidden"], weights.parameter_count(model), cfg)
-
-    # Static binarization overfits fast: select on validation ELBO, evaluate an exponential moving
-    # average of the weights (smoother, generalises better), and stop once validation stops improving.
     average = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
-    best_valid, best_state, best_epoch = -float("inf"), None, 0
-    started = time.time()
+    best = {"valid_elbo": -float("inf"), "state": None, "epoch": 0}
     bar = tqdm(range(1, cfg["epochs"] + 1), desc="vae epochs")
     for epoch in bar:
         model.train()
-        beta = min(1.0, epoch / cfg["warmup_epochs"]) if cfg["warmup_epochs"] else 1.0
+        beta = min(1.0, epoch / cfg["warmup_epochs"]) if cfg["warmup_epochs"] else 1.0   # KL warm-up
         total = 0.0
         for idx in training.batches(len(x_train), cfg["batch_size"], generator):
             loss = -model.elbo(x_train[idx], beta).mean()
@@ -112,34 +97,50 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
             schedule.step()
             average.update_parameters(model)
             total += loss.item() * len(idx)
-        bar.set_postfix(train_nelbo=f"{total / len(x_train):.2f}", best_valid=f"{best_valid:.2f}")
+        bar.set_postfix(train_nelbo=f"{total / len(x_train):.2f}", best_valid=f"{best['valid_elbo']:.2f}")
         if epoch % 5 and epoch != cfg["epochs"]:
             continue
         valid_elbo = mean_bound(average.module, x_valid, 1)
-        if valid_elbo > best_valid and (beta == 1.0 or epoch == cfg["epochs"]):
-            best_valid, best_epoch = valid_elbo, epoch
-            best_state = {k: v.clone() for k, v in average.module.state_dict().items()}
+        if valid_elbo > best["valid_elbo"] and (beta == 1.0 or epoch == cfg["epochs"]):
+            best = {"valid_elbo": valid_elbo, "epoch": epoch,
+                    "state": {k: v.clone() for k, v in average.module.state_dict().items()}}
         log.info("epoch %d  train -ELBO(beta=%.2f) %.2f  valid ELBO (EMA) %.2f  best %.2f @%d",
-                 epoch, beta, total / len(x_train), valid_elbo, best_valid, best_epoch)
-        if beta == 1.0 and epoch - best_epoch >= cfg["patience"]:
+                 epoch, beta, total / len(x_train), valid_elbo, best["valid_elbo"], best["epoch"])
+        if beta == 1.0 and epoch - best["epoch"] >= cfg["patience"]:
             log.info("no validation improvement for %d epochs: stopping", cfg["patience"])
             break
-    model.load_state_dict(best_state)
-    train_minutes = (time.time() - started) / 60
+    return {**best, "last_epoch": epoch}
+
+
+def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
+    """Train, keep the best-validation checkpoint, measure it on the test split (`limit` evenly
+    spaced images only, for a smoke run), write weights, config and card to out_dir."""
+    cfg = {**DEFAULTS, **({"epochs": epochs} if epochs is not None else {}),
+           **({"seed": seed} if seed is not None else {})}
+    log = training.training_logger("vae", out_dir)
+    generator = training.seed_everything(cfg["seed"])
+    x_train = as_tensor(data.binarized_mnist("train")[0])
+    x_valid = as_tensor(data.binarized_mnist("valid")[0])
+    model = VAE(hidden=tuple(cfg["hidden"]), z_dim=cfg["z_dim"])
+    log.info("VAE %s, %d parameters, config %s", cfg["hidden"], weights.parameter_count(model), cfg)
+
+    started = time.time()
+    best = fit(model, x_train, x_valid, cfg, generator, log)
+    model.load_state_dict(best["state"])
+    minutes = (time.time() - started) / 60
 
     log.info("evaluating on the test split (k = %s)", EVAL_K)
-    metrics = evaluate(model, limit=limit)
-    metrics["valid_elbo"] = round(best_valid, 3)
-    reference = reference_percentiles(model, limit=limit)
+    metrics = {**evaluate(model, limit=limit), "valid_elbo": round(best["valid_elbo"], 3)}
     log.info("test metrics %s", json.dumps(metrics))
     config = {"model": {"x_dim": 784, "hidden": cfg["hidden"], "z_dim": cfg["z_dim"]},
-              "training": {**cfg, "best_epoch": best_epoch, "last_epoch": epoch,
-                           "minutes": round(train_minutes, 1)},
+              "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
+                           "minutes": round(minutes, 1)},
               "metrics": metrics,
-              "valid_log_likelihood_percentiles": {"k": REFERENCE_K, "values": reference}}
+              "valid_log_likelihood_percentiles": {"k": REFERENCE_K,
+                                                   "values": reference_percentiles(model, limit=limit)}}
     digest = weights.save(out_dir, model, config)
-    (out_dir / weights.CARD_FILE).write_text(model_card(cfg, metrics, best_epoch, train_minutes,
-                                                        weights.parameter_count(model), digest))
+    card = model_card(cfg, metrics, best["epoch"], minutes, weights.parameter_count(model), digest)
+    (out_dir / weights.CARD_FILE).write_text(card)
     log.info("wrote %s (sha256 %s)", out_dir, digest)
     return metrics
 
