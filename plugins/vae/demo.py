@@ -143,7 +143,7 @@ class VAEDemo:
         strip = np.concatenate([x[[first]].astype(np.float32), frames, x[[second]].astype(np.float32)])
         return enlarge(tile(strip, len(strip)), 3)
 
-    def latent_map(self, points, progress=None):
+    def latent_map(self, points):
         """A PCA projection of test codes coloured by label, and the digits decoded along that plane."""
         import matplotlib
         matplotlib.use("Agg")
@@ -206,6 +206,7 @@ def build_ui(ctx) -> None:
                     with gr.Row():
                         index = gr.Number(value=0, precision=0, label="Test image number (0-9999)")
                         pick = gr.Button("Load test digit")
+                    gr.Examples([[3], [7], [18], [4000]], inputs=index, label="Test digits to try")
                     upload_button = gr.Button("Reconstruct image", variant="primary")
             with gr.Column():
                 with gr.Row():
