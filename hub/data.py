@@ -74,3 +74,10 @@ def mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"split must be train or test, not {split!r}")
     with np.load(dataset_dir("mnist") / f"{split}.npz") as npz:
         return npz["x"], npz["y"]
+
+
+def spread_subset(x: np.ndarray, limit: int | None) -> np.ndarray:
+    """`limit` examples evenly spaced over a split (split orders are far from uniform), or all of it."""
+    if not limit or limit >= len(x):
+        return x
+    return x[::len(x) // limit][:limit]

@@ -36,3 +36,56 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     for start in range(0, n, batch_size):
         yield order[start:start + batch_size]
+
+
+def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, validate, generator, log,
+        selectable=lambda epoch: True) -> dict:
+    """Adam with a cosine-decayed learning rate; returns the best validation checkpoint of an
+    exponential moving average of the weights (smoother than the raw weights; generalises better).
+
+    cfg: lr, min_lr, epochs, batch_size, ema_decay, validate_every, patience, and optionally
+    max_minutes (a wall-clock budget). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
+    is maximised; only epochs where `selectable(epoch)` may be picked. Stops after `patience`
+    epochs without a better validation score."""
+    import math
+    import time
+
+    from tqdm import tqdm
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    steps_per_epoch = math.ceil(len(x_train) / cfg["batch_size"])
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=cfg["epochs"] * steps_per_epoch, eta_min=cfg["min_lr"])
+    average = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
+    best = {"valid": -float("inf"), "state": None, "epoch": 0}
+    started = time.time()
+    bar = tqdm(range(1, cfg["epochs"] + 1), desc="epochs")
+    for epoch in bar:
+        model.train()
+        total = 0.0
+        for idx in batches(len(x_train), cfg["batch_size"], generator):
+            loss = loss_fn(model, x_train[idx], epoch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            average.update_parameters(model)
+            total += loss.item() * len(idx)
+        bar.set_postfix(train_loss=f"{total / len(x_train):.2f}", best_valid=f"{best['valid']:.2f}")
+        out_of_time = (time.time() - started) / 60 > cfg.get("max_minutes", float("inf"))
+        if epoch % cfg["validate_every"] and epoch != cfg["epochs"] and not out_of_time:
+            continue
+        valid = validate(average.module)
+        if valid > best["valid"] and (selectable(epoch) or epoch == cfg["epochs"]):
+            best = {"valid": valid, "epoch": epoch,
+                    "state": {k: v.clone() for k, v in average.module.state_dict().items()}}
+        log.info("epoch %d  train loss %.2f  valid (EMA) %.2f  best %.2f @%d",
+                 epoch, total / len(x_train), valid, best["valid"], best["epoch"])
+        if selectable(epoch) and epoch - best["epoch"] >= cfg["patience"]:
+            log.info("no validation improvement for %d epochs: stopping", cfg["patience"])
+            break
+        if out_of_time:
+            log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
+            break
+    return {**best, "last_epoch": epoch, "minutes": (time.time() - started) / 60}

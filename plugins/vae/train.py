@@ -6,8 +6,6 @@ final figures.
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +17,9 @@ from hub import data, training, weights
 from .model import VAE
 
 DEFAULTS = dict(hidden=[512, 256], z_dim=32, epochs=300, batch_size=100, lr=5e-4, min_lr=5e-5,
-                warmup_epochs=30, ema_decay=0.999, patience=40, seed=0)
+                warmup_epochs=30, ema_decay=0.999, validate_every=5, patience=40, seed=0)
 EVAL_K = (1, 50, 5000)       # importance samples for the test bounds; k=1 is the ELBO
 REFERENCE_K = 500            # importance samples for the validation reference distribution
-
-
-def spread_subset(x: np.ndarray, limit: int | None) -> np.ndarray:
-    """`limit` examples evenly spaced over the split (its order is far from uniform), or all of it."""
-    if not limit or limit >= len(x):
-        return x
-    return x[::len(x) // limit][:limit]
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:
@@ -53,7 +44,7 @@ def evaluate(model: VAE, limit: int | None = None, ks=EVAL_K, seed: int = 0, pro
     """Test-split metrics in nats: mean ELBO and importance-weighted bounds on log p(x)."""
     torch.manual_seed(seed)
     x, _ = data.binarized_mnist("test")
-    x = as_tensor(spread_subset(x, limit))
+    x = as_tensor(data.spread_subset(x, limit))
     device = next(model.parameters()).device
     x = x.to(device)
     result = {"split": "test", "examples": len(x)}
@@ -67,49 +58,9 @@ def reference_percentiles(model: VAE, limit: int | None = None, seed: int = 0) -
     """Percentiles of log p(x) over the validation split: what "typical" looks like, for the verdict."""
     torch.manual_seed(seed)
     x, _ = data.binarized_mnist("valid")
-    x = spread_subset(x, limit)
+    x = data.spread_subset(x, limit)
     values = per_example_bound(model, as_tensor(x), REFERENCE_K, progress=True).numpy()
     return {str(p): round(float(np.percentile(values, p)), 2) for p in (0.1, 1, 5, 25, 50, 75, 95)}
-
-
-def fit(model: VAE, x_train: torch.Tensor, x_valid: torch.Tensor, cfg: dict, generator, log) -> dict:
-    """Maximise the ELBO; return the best validation checkpoint of the weights' moving average.
-
-    Static binarization overfits fast: select on validation ELBO, validate an exponential moving
-    average of the weights (smoother, generalises better), and stop once validation stops improving."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    steps_per_epoch = math.ceil(len(x_train) / cfg["batch_size"])
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=cfg["epochs"] * steps_per_epoch, eta_min=cfg["min_lr"])
-    average = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
-    best = {"valid_elbo": -float("inf"), "state": None, "epoch": 0}
-    bar = tqdm(range(1, cfg["epochs"] + 1), desc="vae epochs")
-    for epoch in bar:
-        model.train()
-        beta = min(1.0, epoch / cfg["warmup_epochs"]) if cfg["warmup_epochs"] else 1.0   # KL warm-up
-        total = 0.0
-        for idx in training.batches(len(x_train), cfg["batch_size"], generator):
-            loss = -model.elbo(x_train[idx], beta).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            average.update_parameters(model)
-            total += loss.item() * len(idx)
-        bar.set_postfix(train_nelbo=f"{total / len(x_train):.2f}", best_valid=f"{best['valid_elbo']:.2f}")
-        if epoch % 5 and epoch != cfg["epochs"]:
-            continue
-        valid_elbo = mean_bound(average.module, x_valid, 1)
-        if valid_elbo > best["valid_elbo"] and (beta == 1.0 or epoch == cfg["epochs"]):
-            best = {"valid_elbo": valid_elbo, "epoch": epoch,
-                    "state": {k: v.clone() for k, v in average.module.state_dict().items()}}
-        log.info("epoch %d  train -ELBO(beta=%.2f) %.2f  valid ELBO (EMA) %.2f  best %.2f @%d",
-                 epoch, beta, total / len(x_train), valid_elbo, best["valid_elbo"], best["epoch"])
-        if beta == 1.0 and epoch - best["epoch"] >= cfg["patience"]:
-            log.info("no validation improvement for %d epochs: stopping", cfg["patience"])
-            break
-    return {**best, "last_epoch": epoch}
 
 
 def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
@@ -124,13 +75,16 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     model = VAE(hidden=tuple(cfg["hidden"]), z_dim=cfg["z_dim"])
     log.info("VAE %s, %d parameters, config %s", cfg["hidden"], weights.parameter_count(model), cfg)
 
-    started = time.time()
-    best = fit(model, x_train, x_valid, cfg, generator, log)
+    def negative_elbo(model, x, epoch):      # with KL warm-up: beta rises from 0 to 1
+        return -model.elbo(x, beta=min(1.0, epoch / cfg["warmup_epochs"])).mean()
+
+    best = training.fit(model, x_train, cfg, negative_elbo, lambda m: mean_bound(m, x_valid, 1), generator,
+                        log, selectable=lambda epoch: epoch >= cfg["warmup_epochs"])
     model.load_state_dict(best["state"])
-    minutes = (time.time() - started) / 60
+    minutes = best["minutes"]
 
     log.info("evaluating on the test split (k = %s)", EVAL_K)
-    metrics = {**evaluate(model, limit=limit), "valid_elbo": round(best["valid_elbo"], 3)}
+    metrics = {**evaluate(model, limit=limit), "valid_elbo": round(best["valid"], 3)}
     log.info("test metrics %s", json.dumps(metrics))
     config = {"model": {"x_dim": 784, "hidden": cfg["hidden"], "z_dim": cfg["z_dim"]},
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
