@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 
 import gradio as gr
@@ -36,32 +37,45 @@ class DemoContext:
 
     def guard(self, fn):
         """Turn every failure of `fn` into a message for the user; never into a dead hub.
-        A CUDA out-of-memory error evicts idle models and retries once, then retries on the CPU."""
+        A CUDA out-of-memory error evicts idle models and retries once, then retries on the CPU.
+        A generator (streaming) function is guarded while it streams; it is not retried."""
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def guarded_stream(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except Exception as error:  # noqa: BLE001
+                    raise self.user_error(error) from None
+            return guarded_stream
 
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
             for attempt in range(3):
                 try:
                     return fn(*args, **kwargs)
-                except gr.Error:
-                    raise
-                except InputError as error:
-                    raise gr.Error(str(error), title="Please check the input") from None
-                except ModelLoadError as error:
-                    raise gr.Error(str(error), title="Model unavailable") from None
                 except Exception as error:  # noqa: BLE001 - the hub outlives any plugin's bug
                     if is_out_of_memory(error) and attempt < 2 and self.demo.models:
                         key = self.demo.model_key(self.demo.models[0].name)
                         if attempt == 1 or not self.hub.launcher.relieve(key):
                             self.hub.launcher.demote(key)
                         continue
-                    log.exception("demo %s failed in %s", self.demo.id, getattr(fn, "__name__", fn))
-                    if self.hub.strict:
-                        raise
-                    raise gr.Error(f"'{self.demo.title}' failed ({type(error).__name__}: {error}). "
-                                   "The other demos are not affected.", title="Demo error") from None
+                    raise self.user_error(error) from None
             raise gr.Error("Out of memory even on the CPU.")
         return guarded
+
+    def user_error(self, error: Exception) -> gr.Error:
+        """The message a user sees for `error` (in strict mode, unexpected errors propagate)."""
+        if isinstance(error, gr.Error):
+            return error
+        if isinstance(error, InputError):
+            return gr.Error(str(error), title="Please check the input")
+        if isinstance(error, ModelLoadError):
+            return gr.Error(str(error), title="Model unavailable")
+        log.error("demo %s failed", self.demo.id, exc_info=error)
+        if self.hub.strict:
+            raise error
+        return gr.Error(f"'{self.demo.title}' failed ({type(error).__name__}: {error}). "
+                        "The other demos are not affected.", title="Demo error")
 
 
 def build_demo_blocks(hub: Hub, demo: DemoSpec) -> gr.Blocks | None:

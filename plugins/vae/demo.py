@@ -6,81 +6,12 @@ import math
 import numpy as np
 import torch
 
-from hub import data
+from hub.display import enlarge, likelihood_plot, test_digits, tile, verdict
 from hub.inputs import InputError, grayscale_ink, integer, number, to_mnist
 
 from .train import REFERENCE_K
 
 LIKELIHOOD_K = REFERENCE_K     # the same k as the validation reference, so the two compare
-
-
-def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
-    """[H, W] in [0, 1] -> uint8 enlarged with crisp pixels for display."""
-    return (np.kron(np.clip(image, 0, 1), np.ones((factor, factor))) * 255).astype(np.uint8)
-
-
-def tile(images: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
-    """[N, H, W] -> one [rows*H, columns*W] grid with a dark gap between cells."""
-    n, h, w = images.shape
-    rows = math.ceil(n / columns)
-    grid = np.full((rows * (h + pad) - pad, columns * (w + pad) - pad), 0.25, np.float32)
-    for i, image in enumerate(images):
-        r, c = divmod(i, columns)
-        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = image
-    return grid
-
-
-def percentile_of(value: float, percentiles: dict[str, float]) -> float:
-    """Where `value` falls among the stored validation percentiles, by linear interpolation."""
-    points = sorted((float(p), v) for p, v in percentiles.items())
-    if value <= points[0][1]:
-        return points[0][0] * (0.5 if value < points[0][1] else 1.0)
-    for (p0, v0), (p1, v1) in zip(points, points[1:]):
-        if value <= v1:
-            return p0 + (p1 - p0) * (value - v0) / max(v1 - v0, 1e-9)
-    return points[-1][0]
-
-
-def verdict(log_likelihood: float, percentiles: dict[str, float]) -> tuple[float, str]:
-    """(percentile among validation digits, plain-words verdict) for one image's log p(x)."""
-    rank = percentile_of(log_likelihood, percentiles)
-    if log_likelihood >= percentiles["5"]:
-        return rank, "typical: as likely as most MNIST digits"
-    if log_likelihood >= percentiles["0.1"]:
-        return rank, "unusual: less likely than 95% of validation digits"
-    return rank, "anomalous: less likely than 99.9% of validation digits; the model finds it very unlike MNIST"
-
-
-def test_digits() -> tuple[np.ndarray, np.ndarray]:
-    try:
-        return data.binarized_mnist("test")
-    except data.DataNotFound as error:
-        raise InputError(f"Test digits are not available here: {error}") from None
-
-
-def likelihood_plot(log_px: float, reference: dict):
-    """The validation distribution of log p(x) as a box plot, with this image marked."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    p = reference
-    fig, ax = plt.subplots(figsize=(6, 1.9))
-    ax.plot([p["0.1"], p["95"]], [0, 0], color="#888", lw=1)
-    ax.plot([p["5"], p["95"]], [0, 0], color="#555", lw=3)
-    ax.add_patch(matplotlib.patches.Rectangle((p["25"], -0.25), p["75"] - p["25"], 0.5, color="#9ecae1"))
-    ax.plot([p["50"]] * 2, [-0.25, 0.25], color="#08519c", lw=2)
-    for q in ("0.1", "1", "5"):
-        ax.annotate(f"{q}%", (p[q], 0), (p[q], 0.35), ha="center", fontsize=7, color="#555")
-    ax.axvline(log_px, color="#d62728", lw=2)
-    ax.annotate("your image", (log_px, -0.45), ha="center", fontsize=8, color="#d62728")
-    low = min(log_px, p["0.1"]) - 10
-    ax.set_xlim(low, max(log_px, p["95"]) + 15)
-    ax.set_ylim(-0.6, 0.6)
-    ax.set_yticks([])
-    ax.set_xlabel("log p(x) in nats: validation digits (box: 25-75%, whiskers: 5-95% and 0.1%)")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
 
 
 class VAEDemo:
