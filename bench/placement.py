@@ -124,7 +124,7 @@ def main() -> None:
     Path(args.out).write_text(json.dumps({"setup": setup, "results": summary}, indent=2) + "\n")
     print(f"{args.models} models, {args.requests} Zipf({args.zipf}) requests, GPUs {INVENTORY}, "
           f"mean of {args.seeds} seeds, per 1,000 requests:")
-    print(f"| policy | evictions | GB moved | GPU loads | served on CPU |\n|---|---|---|---|---|")
+    print("| policy | evictions | GB moved | GPU loads | served on CPU |\n|---|---|---|---|---|")
     for name, r in summary.items():
         print(f"| {name} | {r['evictions_per_1k']:.1f} | {r['gb_moved_per_1k']:.1f} | "
               f"{r['gpu_loads_per_1k']:.1f} | {r['cpu_served_per_1k']:.1f} |")

@@ -5,7 +5,7 @@ A plugin implements `register_demos(register)` (marked with `@hub.hookimpl`) and
 """
 from .hookspecs import hookimpl
 from .inputs import InputError
-from .registry import DemoSpec, ModelSpec
+from .registry import DemoSpec, ModelSpec, lazy
 
-__all__ = ["hookimpl", "DemoSpec", "ModelSpec", "InputError"]
+__all__ = ["hookimpl", "DemoSpec", "ModelSpec", "InputError", "lazy"]
 __version__ = "0.1.0"

@@ -61,7 +61,12 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     hub, demo = demo_or_exit(args, "evaluate")
-    metrics = demo.evaluate(hub.handle(demo.id), limit=args.limit)
+    handle = hub.handle(demo.id)
+    if len(demo.models) == 1:
+        with handle.use() as model:
+            metrics = demo.evaluate(model, limit=args.limit)
+    else:
+        metrics = demo.evaluate(handle, limit=args.limit)
     if args.json:
         print(json.dumps(metrics))
     else:

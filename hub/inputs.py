@@ -117,3 +117,11 @@ def to_mnist(gray: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
     out = np.zeros((size, size), np.float32)
     out[top:top + h, left:left + w] = small
     return out
+
+
+def binary_digit(image) -> np.ndarray:
+    """What a binarized-MNIST model sees of any drawn or uploaded digit: centred 28x28, 0/1."""
+    x = (to_mnist(grayscale_ink(image)) > 0.5).astype(np.float32)
+    if x.sum() == 0:
+        raise InputError("After binarising, nothing is left of the drawing: use a thicker brush.")
+    return x

@@ -1,6 +1,7 @@
 """What a plugin registers: a DemoSpec per demo, with a ModelSpec per model it needs."""
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +32,9 @@ class DemoSpec:
     """One demo (one tab). `build_ui(ctx)` creates its Gradio components inside a Blocks context;
     `ctx.models` is a lazy handle, so nothing loads until the first request.
 
-    `train(out_dir, epochs=None, seed=None, limit=None)` and `evaluate(models, limit=None)` back
-    `python -m hub train|evaluate`; `evaluate` returns test-split metrics as a dict."""
+    `train(out_dir, epochs=None, seed=None, limit=None)` and `evaluate(model, limit=None)` back
+    `python -m hub train|evaluate`; `evaluate` returns test-split metrics as a dict. It gets the
+    loaded model itself when the demo has one model, else the lazy handle."""
     id: str
     title: str
     description: str
@@ -65,3 +67,11 @@ class DemoSpec:
         if name not in {m.name for m in self.models}:
             raise KeyError(f"demo {self.id!r} has no model {name!r}")
         return self.id if len(self.models) == 1 else f"{self.id}/{name}"
+
+
+def lazy(module: str, name: str) -> Callable:
+    """`module.name`, imported on first call: lets a plugin register without importing torch code."""
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    call.__name__ = name
+    return call

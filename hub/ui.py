@@ -78,6 +78,12 @@ class DemoContext:
                         "The other demos are not affected.", title="Demo error")
 
 
+def digit_sketchpad(elem_id: str) -> gr.Sketchpad:
+    """A square canvas with a fixed black brush thick enough for MNIST-like strokes."""
+    return gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                        elem_id=elem_id, brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+
+
 def build_demo_blocks(hub: Hub, demo: DemoSpec) -> gr.Blocks | None:
     """The demo's UI built apart, so a failure leaves no half-built tab; None when it failed."""
     try:

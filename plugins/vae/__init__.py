@@ -2,7 +2,7 @@
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl
+from hub import DemoSpec, ModelSpec, hookimpl, lazy
 from hub.weights import weights_dir
 
 __version__ = "1.0.0"
@@ -27,29 +27,10 @@ def load_vae(directory=None):
     return model.eval()
 
 
-def build_ui(ctx):
-    from .demo import build_ui as build
-
-    build(ctx)
-
-
-def train(out_dir, epochs=None, seed=None, limit=None):
-    from .train import train as run
-
-    return run(out_dir, epochs=epochs, seed=seed, limit=limit)
-
-
-def evaluate(models, limit=None):
-    from .train import evaluate as run
-
-    with models.use() as vae:
-        return run(vae, limit=limit)
-
-
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="VAE", description=DESCRIPTION, build_ui=build_ui,
+        id=DEMO_ID, title="VAE", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
         models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))],
-        train=train, evaluate=evaluate,
+        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
     ))

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from hub.display import enlarge, likelihood_plot, test_digits, tile, verdict
-from hub.inputs import InputError, grayscale_ink, integer, number, to_mnist
+from hub.inputs import binary_digit, integer, number
 
 from .train import REFERENCE_K
 
@@ -28,15 +28,9 @@ class VAEDemo:
             probs = torch.sigmoid(vae.decode(z.to(next(vae.parameters()).device))).cpu()
         return enlarge(tile(probs.view(-1, 28, 28).numpy(), grid), 3)
 
-    def prepare(self, image) -> np.ndarray:
-        """What the model sees: a centred 28x28 digit, binarised like the training data."""
-        return (to_mnist(grayscale_ink(image)) > 0.5).astype(np.float32)
-
     def analyze(self, image):
         """(model input, reconstruction, report, plot) for a drawn or uploaded digit."""
-        x = self.prepare(image)
-        if x.sum() == 0:
-            raise InputError("After binarising, nothing is left of the drawing: use a thicker brush.")
+        x = binary_digit(image)
         with self.models.use() as vae, torch.no_grad():
             device = next(vae.parameters()).device
             xt = torch.from_numpy(x).view(1, -1).to(device)
@@ -110,6 +104,8 @@ class VAEDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
+    from hub.ui import digit_sketchpad
+
     demo = VAEDemo(ctx.models)
     with gr.Tab("Sample"):
         with gr.Row():
@@ -128,9 +124,7 @@ def build_ui(ctx) -> None:
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Draw"):
-                    sketch = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA",
-                                          canvas_size=(280, 280), elem_id="vae-sketchpad",
-                                          brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+                    sketch = digit_sketchpad("vae-sketchpad")
                     draw_button = gr.Button("Reconstruct drawing", variant="primary", elem_id="vae-reconstruct")
                 with gr.Tab("Upload or test digit"):
                     upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], format="png")
