@@ -45,3 +45,12 @@ def test_dropped_in_plugins_work_and_fail_alone(client):
     assert rows[("broken", "")][4] == "error" and "boom at import" in rows[("broken", "")][5]
     assert rows[("vae", "vae")][4] == "ok" and rows[("vae", "vae")][10] is True
     assert "cpu" in devices
+
+
+def test_nade_streams_through_the_api(client):
+    job = client.submit(3, 2, api_name="/nade_sample")
+    final = np.asarray(Image.open(job.result()))
+    assert final.shape[:2] == (84, 2 * 84 + 6)
+    assert len(job.outputs()) == 1 + 28                    # every streamed row arrived
+    with pytest.raises(Exception, match="greater than maximum value 28"):     # Gradio's slider check
+        client.predict("Test digit", 0, None, 40, 2, 0, api_name="/nade_complete")

@@ -1,0 +1,34 @@
+"""NADE on static binarized MNIST: exact likelihood, pixel-by-pixel sampling and completion.
+
+Registration only describes the demo; torch models are built on first use.
+"""
+from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.weights import weights_dir
+
+__version__ = "1.0.0"
+DEMO_ID = "nade"
+DESCRIPTION = """**NADE**, the neural autoregressive distribution estimator (Larochelle & Murray, 2011): each pixel's
+probability given the pixels before it, p(x_i | x_<i), from one hidden layer whose weights all the
+conditionals share. Its likelihood is *exact*, and it draws an image one pixel at a time."""
+
+
+def load_nade(directory=None):
+    from hub import weights
+
+    from .model import NADE
+
+    directory = directory or weights_dir(DEMO_ID)
+    config = weights.read_config(directory)
+    model = NADE(x_dim=config["model"]["x_dim"], hidden=config["model"]["hidden"], width=config["model"]["width"])
+    weights.load_into(model, directory)
+    model.reference = config["valid_log_likelihood_percentiles"]
+    return model.eval()
+
+
+@hookimpl
+def register_demos(register):
+    register(DemoSpec(
+        id=DEMO_ID, title="NADE", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
+        models=[ModelSpec("nade", load_nade, weights_dir(DEMO_ID))],
+        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+    ))
