@@ -119,6 +119,14 @@ def load_into(module: torch.nn.Module, directory: Path) -> dict:
     return config
 
 
+def load_model(cls, directory: Path) -> tuple[torch.nn.Module, dict]:
+    """`cls(**config["model"])` filled from `directory` and in eval mode, with its config."""
+    config = read_config(directory)
+    model = cls(**config["model"])
+    load_into(model, directory)
+    return model.eval(), config
+
+
 def save(directory: Path, module: torch.nn.Module, config: dict) -> str:
     """Write model.safetensors and config.json (with the file's SHA-256). Returns the hash."""
     directory = Path(directory)

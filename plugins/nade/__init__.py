@@ -13,16 +13,13 @@ conditionals share. Its likelihood is *exact*, and it draws an image one pixel a
 
 
 def load_nade(directory=None):
-    from hub import weights
+    from hub.weights import load_model
 
     from .model import NADE
 
-    directory = directory or weights_dir(DEMO_ID)
-    config = weights.read_config(directory)
-    model = NADE(x_dim=config["model"]["x_dim"], hidden=config["model"]["hidden"], width=config["model"]["width"])
-    weights.load_into(model, directory)
-    model.reference = config["valid_log_likelihood_percentiles"]
-    return model.eval()
+    model, config = load_model(NADE, directory or weights_dir(DEMO_ID))
+    model.reference = config["valid_log_likelihood_percentiles"]      # validation log p(x) percentiles
+    return model
 
 
 @hookimpl

@@ -14,17 +14,13 @@ typical the model finds it."""
 
 
 def load_vae(directory=None):
-    from hub import weights
+    from hub.weights import load_model
 
     from .model import VAE
 
-    directory = directory or weights_dir(DEMO_ID)
-    config = weights.read_config(directory)
-    model = VAE(x_dim=config["model"]["x_dim"], hidden=tuple(config["model"]["hidden"]),
-                z_dim=config["model"]["z_dim"])
-    weights.load_into(model, directory)
-    model.reference = config["valid_log_likelihood_percentiles"]["values"]
-    return model.eval()
+    model, config = load_model(VAE, directory or weights_dir(DEMO_ID))
+    model.reference = config["valid_log_likelihood_percentiles"]["values"]      # validation log p(x) percentiles
+    return model
 
 
 @hookimpl
