@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -47,11 +50,6 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     max_minutes (a wall-clock budget). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
     is maximised; only epochs where `selectable(epoch)` may be picked. Stops after `patience`
     epochs without a better validation score."""
-    import math
-    import time
-
-    from tqdm import tqdm
-
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     steps_per_epoch = math.ceil(len(x_train) / cfg["batch_size"])
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(

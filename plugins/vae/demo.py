@@ -9,6 +9,7 @@ import torch
 from hub.display import enlarge, likelihood_plot, test_digits, tile, verdict
 from hub.inputs import binary_digit, integer, number
 
+from .model import importance_weighted
 from .train import REFERENCE_K
 
 LIKELIHOOD_K = REFERENCE_K     # the same k as the validation reference, so the two compare
@@ -38,7 +39,7 @@ class VAEDemo:
             recon = torch.sigmoid(vae.decode(mu)).view(28, 28).cpu().numpy()
             torch.manual_seed(0)
             log_w = vae.log_weights(xt, LIKELIHOOD_K)[:, 0]
-            log_px = (torch.logsumexp(log_w, 0) - math.log(LIKELIHOOD_K)).item()   # IW bound
+            log_px = importance_weighted(log_w).item()
             elbo = log_w.mean().item()               # the ELBO, averaged over the same samples
             reference = vae.reference         # validation log p(x) percentiles, from config.json
         rank, text = verdict(log_px, reference)

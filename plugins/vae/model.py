@@ -63,9 +63,14 @@ class VAE(nn.Module):
         return torch.cat(log_weights, dim=0)
 
     def iw_log_likelihood(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        """Importance-weighted lower bound on log p(x) (Burda et al. 2016, Eq. 8), per example, in nats:
-        log (1/k) sum_i p(x, z_i) / q(z_i|x),  z_i ~ q(z|x).  k=1 is the ELBO; it tightens as k grows."""
-        return torch.logsumexp(self.log_weights(x, k), dim=0) - math.log(k)
+        """Importance-weighted lower bound on log p(x) per example, in nats (see `importance_weighted`)."""
+        return importance_weighted(self.log_weights(x, k))
+
+
+def importance_weighted(log_weights: torch.Tensor) -> torch.Tensor:
+    """Burda et al. 2016, Eq. 8: log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x), from the [k, ...]
+    log weights. k = 1 gives the ELBO; the bound tightens as k grows."""
+    return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
 
 
 def normal_log_density(x: torch.Tensor) -> torch.Tensor:
