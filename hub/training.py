@@ -47,7 +47,7 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     exponential moving average of the weights (smoother than the raw weights; generalises better).
 
     cfg: lr, min_lr, epochs, batch_size, ema_decay, validate_every, patience, and optionally
-    max_minutes (a wall-clock budget). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
+    max_minutes (a wall-clock budget) and clip_norm (gradient norm clipping, for recurrent nets). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
     is maximised; only epochs where `selectable(epoch)` may be picked. Stops after `patience`
     epochs without a better validation score."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
@@ -62,10 +62,14 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     for epoch in bar:
         model.train()
         total = 0.0
-        for idx in batches(len(x_train), cfg["batch_size"], generator):
+        steps = tqdm(batches(len(x_train), cfg["batch_size"], generator), total=steps_per_epoch,
+                     desc=f"epoch {epoch}", leave=False)
+        for idx in steps:
             loss = loss_fn(model, x_train[idx], epoch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.get("clip_norm"):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip_norm"])
             optimizer.step()
             schedule.step()
             average.update_parameters(model)

@@ -25,7 +25,7 @@ def load_nade(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="NADE", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
+        id=DEMO_ID, title="NADE", description=DESCRIPTION, build_ui=lazy("hub.pixel_demo", "build_ui"),
         models=[ModelSpec("nade", load_nade, weights_dir(DEMO_ID))],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
     ))

@@ -6,13 +6,12 @@ figure. NADE's likelihood is exact, so there is no bound and no sampling in the 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from hub import data, training, weights
+from hub import data, likelihood, training, weights
+from hub.likelihood import flat, log_likelihoods
 
 from .model import NADE
 
@@ -21,31 +20,9 @@ DEFAULTS = dict(hidden=500, epochs=30, batch_size=100, lr=4e-3, min_lr=5e-5, ema
 PUBLISHED = {"NADE (Larochelle & Murray 2011)": 88.86, "NADE (Uria et al. 2016)": 88.33}
 
 
-def flat(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x.reshape(len(x), -1).astype(np.float32))
-
-
-@torch.no_grad()
-def log_likelihoods(model: NADE, x: torch.Tensor, batch_size: int = 200) -> torch.Tensor:
-    """Exact log p(x) in nats for each image."""
-    model.eval()
-    device = model.W.device
-    return torch.cat([model.log_prob(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
-
-
 def evaluate(model: NADE, limit: int | None = None) -> dict:
     """Exact test negative log-likelihood, in nats and bits per dimension."""
-    x = data.spread_subset(data.binarized_mnist("test")[0], limit)
-    nll = -log_likelihoods(model, flat(x)).mean().item()
-    return {"split": "test", "examples": len(x), "nll_nats": round(nll, 3),
-            "bits_per_dim": round(nll / math.log(2) / model.x_dim, 4)}
-
-
-def reference_percentiles(model: NADE, limit: int | None = None) -> dict:
-    """Percentiles of log p(x) over the validation split: what "typical" looks like, for the verdict."""
-    x, _ = data.binarized_mnist("valid")
-    values = log_likelihoods(model, flat(data.spread_subset(x, limit))).numpy()
-    return {str(p): round(float(np.percentile(values, p)), 2) for p in (0.1, 1, 5, 25, 50, 75, 95)}
+    return likelihood.test_nll(model, limit)
 
 
 def initial_biases(model: NADE, x_train: torch.Tensor) -> None:
@@ -81,7 +58,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
                            "minutes": round(best["minutes"], 1)},
               "metrics": metrics,
-              "valid_log_likelihood_percentiles": reference_percentiles(model, limit=limit)}
+              "valid_log_likelihood_percentiles": likelihood.reference_percentiles(model, limit=limit)}
     digest = weights.save(out_dir, model, config)
     card = model_card(cfg, metrics, best, weights.parameter_count(model), digest)
     (out_dir / weights.CARD_FILE).write_text(card)

@@ -1,12 +1,16 @@
 """PixelRNN (van den Oord, Kalchbrenner & Kavukcuoglu 2016) for binary images: Row LSTM and
 Diagonal BiLSTM layers, masked convolutions, residual connections, a sigmoid per pixel.
 
-Not yet a plugin (no __init__.py, so the hub does not load it): the layers and their causality
-test are here; training, weights and the demo come with the rest of the PixelRNN issue.
-
 Every LSTM step follows Eq. 3 of the paper:
     [o, f, i, g] = [sigma, sigma, sigma, tanh](K_ss * h_prev + K_is * x)
     c = f . c_prev + i . g,   h = o . tanh(c)
+
+Inside the recurrences the feature maps are channels-last ([batch, positions, channels]) so that
+each state-to-state convolution is one matrix product over the unfolded neighbourhood.
+
+Two ways to run the same weights: `logits(x)` for a whole image at once (training, likelihood),
+and `row_logits` with a per-layer cache of the previous row (sampling): the LSTMs only look at
+the rows above through their recurrent state, so a new pixel needs one row of work, not an image.
 """
 from __future__ import annotations
 
@@ -33,9 +37,24 @@ class MaskedConv2d(nn.Conv2d):
 
 
 def lstm_step(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    o, f, i, g = gates.chunk(4, dim=1)
+    o, f, i, g = gates.chunk(4, dim=-1)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def conv_along(h: torch.Tensor, conv: nn.Conv1d, before: int, after: int) -> torch.Tensor:
+    """conv1d over dim 1 of a channels-last h [B, L, C], zero-padded by `before`/`after`."""
+    k = conv.kernel_size[0]
+    windows = F.pad(h, (0, 0, before, after)).unfold(1, k, 1)            # [B, L, C, k]
+    return F.linear(windows.flatten(2), conv.weight.flatten(1), conv.bias)
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1)                                          # [B, C, H, W] -> [B, H, W, C]
+
+
+def channels_first(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 3, 1, 2)
 
 
 class RowLSTM(nn.Module):
@@ -45,32 +64,49 @@ class RowLSTM(nn.Module):
 
     def __init__(self, channels: int, hidden: int, k: int = 3, mask: str = "B"):
         super().__init__()
-        self.hidden = hidden
+        self.hidden, self.k = hidden, k
         self.input_to_state = MaskedConv2d(mask, channels, 4 * hidden, (1, k), padding=(0, k // 2))
-        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, k, padding=k // 2)
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, k)
+
+    def step(self, gates_in_row: torch.Tensor, state: tuple) -> tuple:
+        """One row: gates_in_row [B, W, 4h] and the previous row's (h, c) -> this row's (h, c)."""
+        h, c = state
+        return lstm_step(gates_in_row + conv_along(h, self.state_to_state, self.k // 2, self.k // 2), c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, _, height, width = x.shape
-        gates_in = self.input_to_state(x)                     # all rows at once
-        h = c = x.new_zeros(batch, self.hidden, width)
-        rows = []
-        for r in range(height):
-            h, c = lstm_step(gates_in[:, :, r] + self.state_to_state(h), c)
-            rows.append(h)
-        return torch.stack(rows, dim=2)
+        state, rows = self.empty_state(x)["above"], []
+        for gates_in_row in channels_last(self.input_to_state(x)).unbind(1):    # all rows' inputs at once
+            state = self.step(gates_in_row, state)
+            rows.append(state[0])
+        return channels_first(torch.stack(rows, 1))
+
+    def empty_state(self, x: torch.Tensor) -> dict:
+        h = x.new_zeros(x.shape[0], x.shape[3], self.hidden)
+        return {"above": (h, h)}
+
+    def row(self, x_row: torch.Tensor, state: dict, col: int) -> tuple[torch.Tensor, dict]:
+        """Sampling: this layer on row r alone. x_row [B, C, 1, W] are the layer's inputs on the
+        row, state["above"] the (h, c) the recurrence left after row r - 1. Returns h [B, hidden,
+        1, W]; all columns are computed at once (`col` is not needed here)."""
+        h, c = self.step(channels_last(self.input_to_state(x_row))[:, 0], state["above"])
+        return channels_first(h[:, None]), {**state, "row": (h, c)}
+
+    def finish_row(self, x_row: torch.Tensor, state: dict) -> dict:
+        return {"above": state["row"]}
 
 
 def skew(x: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> [B, C, H, W + H - 1], row r shifted right by r: diagonals become columns."""
+    """[B, C, H, W] -> [B, C, H, W + H - 1], row r shifted right by r: diagonals become columns.
+    (Pad each row to W + H, then read the flat buffer back with rows one shorter.)"""
     batch, channels, height, width = x.shape
-    out = x.new_zeros(batch, channels, height, width + height - 1)
-    for r in range(height):
-        out[:, :, r, r:r + width] = x[:, :, r]
-    return out
+    flat = F.pad(x, (0, height)).flatten(2)
+    return flat[:, :, :height * (width + height - 1)].view(batch, channels, height, width + height - 1)
 
 
 def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
-    return torch.stack([x[:, :, r, r:r + width] for r in range(x.shape[2])], dim=2)
+    batch, channels, height, length = x.shape
+    flat = F.pad(x.flatten(2), (0, height))
+    return flat.view(batch, channels, height, length + 1)[..., :width]
 
 
 class DiagonalLSTM(nn.Module):
@@ -86,14 +122,42 @@ class DiagonalLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, height, width = x.shape
-        gates_in = skew(self.input_to_state(x))
-        h = c = x.new_zeros(batch, self.hidden, height)
+        h = c = x.new_zeros(batch, height, self.hidden)
+        inside = skew(x.new_ones(1, 1, height, width))[0, 0].T[:, None, :, None]      # [W + H - 1, 1, H, 1]
         columns = []
-        for j in range(gates_in.shape[3]):
-            above_and_here = F.pad(h, (1, 0))                 # row r sees rows r - 1 and r
-            h, c = lstm_step(gates_in[:, :, :, j] + self.state_to_state(above_and_here), c)
+        for gates_in, keep in zip(skew(self.input_to_state(x)).permute(3, 0, 2, 1), inside):  # [B, H, 4h]
+            h, c = lstm_step(gates_in + conv_along(h, self.state_to_state, 1, 0), c)  # rows r - 1 and r
+            h, c = h * keep, c * keep           # no state in the skew's padding: it comes from pixels only
             columns.append(h)
-        return unskew(torch.stack(columns, dim=3), width)
+        return unskew(torch.stack(columns, 3).transpose(1, 2), width)
+
+    def row(self, x_row: torch.Tensor, above: tuple, cells: list | None = None, upto: int | None = None,
+            reverse: bool = False) -> list:
+        """The same recurrence on one row, in image coordinates: pixel (r, c) takes the state of
+        (r, c - 1) (left) and of (r - 1, c) (above), its two neighbours in column j - 1 of the skewed
+        map. `above` is row r - 1's (h, c), each [B, W, hidden]. Extends `cells`, the (h, c) of the
+        columns already done on this row, up to column `upto`; `reverse` runs the whole row right
+        to left (the mirrored direction) and returns its cells in column order."""
+        gates_in = channels_last(self.input_to_state(x_row))[:, 0]             # [B, W, 4h]
+        width = gates_in.shape[1]
+        columns = list(range(width - 1, -1, -1) if reverse else range(width if upto is None else upto + 1))
+        cells = list(cells or [])
+        h, c = cells[-1] if cells else (gates_in.new_zeros(gates_in.shape[0], self.hidden),) * 2
+        weight_above, weight_left = self.state_to_state.weight.unbind(2)        # taps on rows r - 1 and r
+        for col in columns[len(cells):]:
+            gates = (gates_in[:, col] + F.linear(above[0][:, col], weight_above)
+                     + F.linear(h, weight_left, self.state_to_state.bias))
+            h, c = lstm_step(gates, c)
+            cells.append((h, c))
+        return cells[::-1] if reverse else cells
+
+
+def stack_cells(cells: list, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h, c) per column -> h, c [B, W, hidden]; columns not computed yet are zero."""
+    h = torch.stack([h for h, _ in cells], 1)
+    c = torch.stack([c for _, c in cells], 1)
+    missing = width - len(cells)
+    return F.pad(h, (0, 0, 0, missing)), F.pad(c, (0, 0, 0, missing))
 
 
 class DiagonalBiLSTM(nn.Module):
@@ -102,6 +166,7 @@ class DiagonalBiLSTM(nn.Module):
 
     def __init__(self, channels: int, hidden: int, mask: str = "B"):
         super().__init__()
+        self.hidden = hidden
         self.left_to_right = DiagonalLSTM(channels, hidden, mask)
         self.right_to_left = DiagonalLSTM(channels, hidden, mask)
 
@@ -110,15 +175,35 @@ class DiagonalBiLSTM(nn.Module):
         right = F.pad(right, (0, 0, 1, 0))[:, :, :-1]           # shift down one row
         return self.left_to_right(x) + right
 
+    def empty_state(self, x: torch.Tensor) -> dict:
+        h = x.new_zeros(x.shape[0], x.shape[3], self.hidden)
+        return {"left_above": (h, h), "right_above": (h, h), "cells": []}
+
+    def row(self, x_row: torch.Tensor, state: dict, col: int) -> tuple[torch.Tensor, dict]:
+        """Sampling: the left-to-right direction advances to column `col` (earlier columns are
+        kept from the previous pixel); the right-to-left one adds what row r - 1 left it, which is
+        the shift down by one row."""
+        width = x_row.shape[3]
+        cells = self.left_to_right.row(x_row, state["left_above"], state["cells"], upto=col)
+        h = stack_cells(cells, width)[0] + state["right_above"][0]
+        return channels_first(h[:, None]), {**state, "cells": cells}
+
+    def finish_row(self, x_row: torch.Tensor, state: dict) -> dict:
+        """Once row r is complete, its right-to-left pass can run: it feeds row r + 1."""
+        width = x_row.shape[3]
+        right = self.right_to_left.row(x_row, state["right_above"], reverse=True)
+        return {"left_above": stack_cells(state["cells"], width), "right_above": stack_cells(right, width),
+                "cells": []}
+
 
 class PixelRNN(nn.Module):
     """A 7 x 7 mask-A convolution, residual LSTM layers (Row or Diagonal BiLSTM), two masked 1 x 1
     ReLU layers and one logit per pixel: p(x_i = 1 | x_<i) = sigmoid(logit_i)."""
 
-    def __init__(self, kind: str = "row", layers: int = 2, hidden: int = 16):
+    def __init__(self, kind: str = "row", layers: int = 2, hidden: int = 16, side: int = 28):
         super().__init__()
         layer = {"row": RowLSTM, "diagonal": DiagonalBiLSTM}[kind]
-        self.kind = kind
+        self.kind, self.side = kind, side
         self.input = MaskedConv2d("A", 1, 2 * hidden, 7, padding=3)
         self.lstms = nn.ModuleList(layer(2 * hidden, hidden) for _ in range(layers))
         self.residuals = nn.ModuleList(nn.Conv2d(hidden, 2 * hidden, 1) for _ in range(layers))
@@ -133,4 +218,66 @@ class PixelRNN(nn.Module):
         return self.output(h)
 
     def log_prob_per_pixel(self, x: torch.Tensor) -> torch.Tensor:
-        return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none")
+        """x [B, side * side] (or images) -> log p(x_i | x_<i) [B, side * side]; sums to the exact log p(x)."""
+        images = x.reshape(-1, 1, self.side, self.side)
+        return -F.binary_cross_entropy_with_logits(self.logits(images), images, reduction="none").flatten(1)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return self.log_prob_per_pixel(x).sum(1)
+
+    def row_logits(self, x: torch.Tensor, r: int, col: int, states: list) -> tuple[torch.Tensor, list, list]:
+        """The logits of row r [B, W] from the image so far and each layer's state, without
+        touching the rows above: the 7 x 7 input convolution needs only rows r - 3 .. r, and the
+        LSTMs see rows above only through their state. Also returns each layer's new state and
+        its inputs on this row (needed to finish the row)."""
+        pad = self.input.kernel_size[0] // 2
+        window = F.pad(x, (pad, pad, pad, pad))[:, :, r:r + 2 * pad + 1]       # rows r - 3 .. r + 3
+        h = F.conv2d(window, self.input.weight * self.input.mask, self.input.bias)
+        new_states, inputs = [], []
+        for lstm, residual, state in zip(self.lstms, self.residuals, states):
+            inputs.append(h)
+            out, state = lstm.row(h, state, col)
+            new_states.append(state)
+            h = h + residual(out)
+        return self.output(h)[:, 0, 0], new_states, inputs
+
+    @torch.no_grad()
+    def sample_steps(self, n: int, generator: torch.Generator | None = None, prefix: torch.Tensor | None = None):
+        """Draw n images pixel by pixel, yielding (i, x [n, side * side]) after pixel i. Each layer
+        keeps its recurrent state from the row above, so a pixel costs one row of work (Row LSTM)
+        or one LSTM step per layer (Diagonal BiLSTM), not a pass over the image. `prefix` [n, P]
+        fixes the first P pixels (completion)."""
+        device = self.input.weight.device
+        x = torch.zeros(n, 1, self.side, self.side, device=device)
+        flat = x.view(n, -1)
+        start = 0 if prefix is None else prefix.shape[1]
+        if prefix is not None:
+            flat[:, :start] = prefix.to(device)
+        states = [lstm.empty_state(x) for lstm in self.lstms]
+        for r in range(self.side):
+            row_states = states
+            for col in range(self.side):
+                i = r * self.side + col
+                if i < start and col < self.side - 1:
+                    continue                      # a given pixel: the row's last column still updates the state
+                logits, row_states, inputs = self.row_logits(x, r, col, row_states)
+                if i >= start:
+                    flat[:, i] = torch.bernoulli(torch.sigmoid(logits[:, col]), generator=generator)
+                    yield i, flat
+            states = [lstm.finish_row(inp, state) for lstm, inp, state in zip(self.lstms, inputs, row_states)]
+
+    def sample(self, n: int, generator: torch.Generator | None = None, prefix: torch.Tensor | None = None):
+        x = prefix
+        for _, x in self.sample_steps(n, generator, prefix):
+            pass
+        return x.clone()
+
+    @torch.no_grad()
+    def sample_naive(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The same sampler without the recurrent state: a whole forward pass per pixel. Kept for
+        the benchmark and the equivalence test only."""
+        x = torch.zeros(n, 1, self.side, self.side, device=self.input.weight.device)
+        flat = x.view(n, -1)
+        for i in range(flat.shape[1]):
+            flat[:, i] = torch.bernoulli(torch.sigmoid(self.logits(x).flatten(1)[:, i]), generator=generator)
+        return flat

@@ -1,4 +1,11 @@
-"""The NADE demo's actions (plain functions of a model handle) and its Gradio interface."""
+"""The demo of an autoregressive model of binary 28 x 28 digits (NADE, PixelRNN, ...): streamed
+pixel-by-pixel sampling, completion of the top rows, exact likelihood with a per-pixel surprise map.
+
+The model behind `ctx.models` provides:
+    sample_steps(n, generator, prefix) -> yields (i, x [n, 784]) after drawing pixel i
+    log_prob_per_pixel(x [1, 784]) -> log p(x_i | x_<i) [1, 784]
+    reference: percentiles of log p(x) over the validation split (for the verdict)
+"""
 from __future__ import annotations
 
 import math
@@ -7,8 +14,8 @@ import time
 import numpy as np
 import torch
 
-from hub.display import enlarge, heat_map, likelihood_plot, test_digits, tile, verdict
-from hub.inputs import binary_digit, integer
+from .display import enlarge, heat_map, likelihood_plot, test_digits, tile, verdict
+from .inputs import binary_digit, integer
 
 SIDE = 28
 STREAM_EVERY = SIDE          # pixels between two streamed frames: one row
@@ -23,12 +30,12 @@ def frame(x: torch.Tensor, done: int, columns: int) -> np.ndarray:
     return enlarge(tile(images, columns), 3)
 
 
-class NADEDemo:
+class PixelByPixelDemo:
     def __init__(self, models):
-        self.models = models                  # lazy handle: models.use() -> the NADE
+        self.models = models                  # lazy handle: models.use() -> the model
 
     def sample(self, seed, count):
-        """Stream digits as NADE draws them, one row of pixels per frame."""
+        """Stream digits as the model draws them, one row of pixels per frame."""
         seed = integer(seed, "Seed", 0, 2**31 - 1)
         count = integer(count, "Number of digits", 1, 32)
         yield from self._stream(count, torch.Generator().manual_seed(seed), prefix=None)
@@ -54,8 +61,8 @@ class NADEDemo:
         if prefix is not None:
             x[:, :done] = prefix
         yield frame(x, done, columns)                     # the kept rows show at once
-        with self.models.use() as nade:
-            for i, x in nade.sample_steps(count, generator, prefix):
+        with self.models.use() as model:
+            for i, x in model.sample_steps(count, generator, prefix):
                 if (i + 1) % STREAM_EVERY == 0:
                     yield frame(x, i + 1, columns)
                     time.sleep(FRAME_PAUSE)
@@ -63,9 +70,9 @@ class NADEDemo:
     def likelihood(self, image):
         """(model input, surprise map, report, plot) for a drawn or uploaded digit."""
         x = torch.from_numpy(binary_digit(image).reshape(1, -1))
-        with self.models.use() as nade, torch.no_grad():
-            per_pixel = nade.log_prob_per_pixel(x)[0].numpy()
-            reference = nade.reference
+        with self.models.use() as model, torch.no_grad():
+            per_pixel = model.log_prob_per_pixel(x)[0].cpu().numpy()
+            reference = model.reference
         log_px = float(per_pixel.sum())
         rank, text = verdict(log_px, reference)
         surprise = -per_pixel.reshape(SIDE, SIDE)
@@ -81,9 +88,10 @@ class NADEDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.ui import digit_sketchpad as sketchpad
+    from .ui import digit_sketchpad as sketchpad
 
-    demo = NADEDemo(ctx.models)
+    demo = PixelByPixelDemo(ctx.models)
+    name, prefix = ctx.demo.title, ctx.demo.id.replace("_", "-")      # elem_ids: "<demo>-samples", ...
     with gr.Tab("Sample"):
         with gr.Row():
             with gr.Column(scale=1):
@@ -91,16 +99,16 @@ def build_ui(ctx) -> None:
                 count = gr.Slider(1, 32, value=8, step=1, label="Number of digits")
                 sample_button = gr.Button("Sample pixel by pixel", variant="primary")
                 gr.Examples([[0, 8], [1, 16], [2024, 4]], inputs=[seed, count])
-            samples = gr.Image(label="Samples (grey: not drawn yet)", format="png", elem_id="nade-samples")
+            samples = gr.Image(label="Samples (grey: not drawn yet)", format="png", elem_id=f"{prefix}-samples")
         ctx.on(sample_button.click, "sample", demo.sample, [seed, count], samples)
 
     with gr.Tab("Complete"):
-        gr.Markdown("Keep the top rows of a digit and let NADE draw the rest, several times.")
+        gr.Markdown(f"Keep the top rows of a digit and let {name} draw the rest, several times.")
         with gr.Row():
             with gr.Column():
                 source = gr.Radio(["Test digit", "My drawing"], value="Test digit", label="Start from")
                 index = gr.Number(value=0, precision=0, label="Test image number (0-9999)")
-                drawing = sketchpad("nade-complete-sketchpad")
+                drawing = sketchpad(f"{prefix}-complete-sketchpad")
                 rows = gr.Slider(0, SIDE, value=14, step=1, label="Rows to keep (k)")
                 completions = gr.Slider(1, 16, value=8, step=1, label="Completions")
                 complete_seed = gr.Number(value=0, precision=0, label="Seed")
@@ -116,8 +124,8 @@ def build_ui(ctx) -> None:
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Draw"):
-                    sketch = sketchpad("nade-sketchpad")
-                    draw_button = gr.Button("Score drawing", variant="primary", elem_id="nade-score")
+                    sketch = sketchpad(f"{prefix}-sketchpad")
+                    draw_button = gr.Button("Score drawing", variant="primary", elem_id=f"{prefix}-score")
                 with gr.Tab("Upload"):
                     upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], format="png")
                     upload_button = gr.Button("Score image", variant="primary")
@@ -125,7 +133,7 @@ def build_ui(ctx) -> None:
                 with gr.Row():
                     seen = gr.Image(label="What the model sees (28x28, binarised)", format="png")
                     surprise = gr.Image(label="Surprise: -log p(x_i | x_<i)", format="png")
-                report = gr.Markdown(elem_id="nade-likelihood")
+                report = gr.Markdown(elem_id=f"{prefix}-likelihood")
                 plot = gr.Plot(label="Where it falls among validation digits")
         outputs = [seen, surprise, report, plot]
         ctx.on(draw_button.click, "likelihood", demo.likelihood, sketch, outputs)
