@@ -166,6 +166,8 @@ class Hub:
         if demo_id in self.demo_errors:
             stage, message = self.demo_errors[demo_id]
             return "error", f"{stage}: {message}"
+        if not self.demos[demo_id].trained:
+            return "untrained", f"no weights yet: python -m hub train {demo_id}"
         return "ok", ""
 
     def system_rows(self) -> list[list]:

@@ -34,7 +34,11 @@ class DemoSpec:
 
     `train(out_dir, epochs=None, seed=None, limit=None)` and `evaluate(model, limit=None)` back
     `python -m hub train|evaluate`; `evaluate` returns test-split metrics as a dict. It gets the
-    loaded model itself when the demo has one model, else the lazy handle."""
+    loaded model itself when the demo has one model, else the lazy handle.
+
+    A demo that draws digits may give `sample(model, n, generator)` -> n images [n, 28, 28] in
+    [0, 1] and say what `likelihood` its model offers ("exact", "bound" or "none"): the hub's
+    Compare tab then puts it beside the others."""
     id: str
     title: str
     description: str
@@ -42,6 +46,8 @@ class DemoSpec:
     models: list[ModelSpec] = field(default_factory=list)
     train: Callable[..., dict] | None = None
     evaluate: Callable[..., dict] | None = None
+    sample: Callable[..., Any] | None = None
+    likelihood: str = ""
     version: str | None = None
     plugin: str = ""
 
@@ -53,6 +59,11 @@ class DemoSpec:
             raise ValueError(f"demo {self.id!r} names a model twice: {names}")
         if not callable(self.build_ui):
             raise ValueError(f"demo {self.id!r}: build_ui must be callable")
+
+    @property
+    def trained(self) -> bool:
+        """Whether every model's weights folder has its config.json (the hub shows no tab before)."""
+        return all(m.weights_dir is None or (m.weights_dir / weights.CONFIG_FILE).is_file() for m in self.models)
 
     @property
     def estimated_bytes(self) -> int:

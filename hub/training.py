@@ -49,9 +49,12 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     cfg: lr, min_lr, epochs, batch_size, ema_decay, validate_every, patience, and optionally
     max_minutes (a wall-clock budget) and clip_norm (gradient norm clipping, for recurrent nets). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
     is maximised; only epochs where `selectable(epoch)` may be picked. Stops after `patience`
-    epochs without a better validation score."""
+    epochs without a better validation score. `x_train` may be a tuple of tensors (inputs,
+    labels): loss_fn then gets the tuple of their batches."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    steps_per_epoch = math.ceil(len(x_train) / cfg["batch_size"])
+    columns = x_train if isinstance(x_train, tuple) else (x_train,)
+    count = len(columns[0])
+    steps_per_epoch = math.ceil(count / cfg["batch_size"])
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=cfg["epochs"] * steps_per_epoch, eta_min=cfg["min_lr"])
     average = torch.optim.swa_utils.AveragedModel(
@@ -62,10 +65,11 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     for epoch in bar:
         model.train()
         total = 0.0
-        steps = tqdm(batches(len(x_train), cfg["batch_size"], generator), total=steps_per_epoch,
+        steps = tqdm(batches(count, cfg["batch_size"], generator), total=steps_per_epoch,
                      desc=f"epoch {epoch}", leave=False)
         for idx in steps:
-            loss = loss_fn(model, x_train[idx], epoch)
+            batch = tuple(column[idx] for column in columns)
+            loss = loss_fn(model, batch if len(batch) > 1 else batch[0], epoch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.get("clip_norm"):
@@ -74,7 +78,7 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
             schedule.step()
             average.update_parameters(model)
             total += loss.item() * len(idx)
-        bar.set_postfix(train_loss=f"{total / len(x_train):.2f}", best_valid=f"{best['valid']:.2f}")
+        bar.set_postfix(train_loss=f"{total / count:.2f}", best_valid=f"{best['valid']:.2f}")
         out_of_time = (time.time() - started) / 60 > cfg.get("max_minutes", float("inf"))
         if epoch % cfg["validate_every"] and epoch != cfg["epochs"] and not out_of_time:
             continue
@@ -83,7 +87,7 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
             best = {"valid": valid, "epoch": epoch,
                     "state": {k: v.clone() for k, v in average.module.state_dict().items()}}
         log.info("epoch %d  train loss %.2f  valid (EMA) %.2f  best %.2f @%d",
-                 epoch, total / len(x_train), valid, best["valid"], best["epoch"])
+                 epoch, total / count, valid, best["valid"], best["epoch"])
         if selectable(epoch) and epoch - best["epoch"] >= cfg["patience"]:
             log.info("no validation improvement for %d epochs: stopping", cfg["patience"])
             break

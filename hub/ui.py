@@ -7,6 +7,7 @@ import logging
 
 import gradio as gr
 
+from . import compare
 from .core import SYSTEM_COLUMNS, Hub, ModelLoadError
 from .inputs import InputError
 from .launcher import is_out_of_memory
@@ -25,7 +26,7 @@ class DemoContext:
 
     def __init__(self, hub: Hub, demo: DemoSpec):
         self.hub, self.demo = hub, demo
-        self.models = hub.handle(demo.id)
+        self.models = hub.handle(demo.id) if demo.id in hub.demos else None    # a hub tab has no models
 
     def on(self, trigger, action: str, fn, inputs=None, outputs=None, **kwargs):
         """`ctx.on(button.click, "sample", fn, inputs, outputs)` -> api_name "<demo>_sample"."""
@@ -129,11 +130,12 @@ def system_tab(hub: Hub) -> tuple[gr.Dataframe, gr.Markdown, callable]:
 
 
 def build_app(hub: Hub) -> gr.Blocks:
-    built = {demo.id: build_demo_blocks(hub, demo) for demo in hub.demos.values()}
+    shown = [demo for demo in hub.demos.values() if demo.trained]      # the System tab lists the others
+    built = {demo.id: build_demo_blocks(hub, demo) for demo in shown}
     with gr.Blocks(title="Demo Hub") as app:
         gr.Markdown(INTRO)
         with gr.Tabs():
-            for demo in hub.demos.values():
+            for demo in shown:
                 with gr.Tab(demo.title, id=demo.id, elem_id=f"tab-{demo.id}"):
                     gr.Markdown(demo.description)
                     if built[demo.id] is None:
@@ -148,6 +150,9 @@ def build_app(hub: Hub) -> gr.Blocks:
                 if record.status == "error" and not record.demos:
                     with gr.Tab(f"{record.name} (error)", elem_id=f"tab-error-{record.name}"):
                         error_panel(f"Plugin '{record.name}'", record.stage, record.error)
+            if compare.ready(hub):
+                with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+                    compare.build_tab(DemoContext(hub, compare.SPEC))
             with gr.Tab("System", id="system", elem_id="tab-system") as system:
                 table, devices, current = system_tab(hub)
         for event in (app.load, system.select):            # fresh figures whenever it is looked at

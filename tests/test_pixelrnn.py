@@ -1,8 +1,20 @@
 """PixelRNN: no pixel ever sees itself or a later pixel; the row-at-a-time sampler matches the
 whole-image pass; the shipped weights, their exact test figure, and the demos."""
+import json
+import subprocess
+import sys
+
+import gradio as gr
+import numpy as np
 import pytest
 import torch
+from helpers import api_fn
+from PIL import Image
 
+from hub import display, weights
+from hub.core import Hub
+from hub.launcher import parse_inventory
+from hub.ui import build_app
 from plugins.pixelrnn.model import PixelRNN, skew, unskew
 
 
@@ -59,3 +71,90 @@ def test_completion_keeps_the_given_rows_and_matches_the_whole_image_pass(kind):
     for i in range(15, 36):
         assert torch.equal(torch.bernoulli(torch.sigmoid(logits[:, i]), generator=generator), completed[:, i])
 
+
+# ---- the shipped models and their demos --------------------------------------------------------
+
+DEMOS = ["pixelrnn_row", "pixelrnn_diagonal"]
+PUBLISHED = {"pixelrnn_row": "80.54", "pixelrnn_diagonal": "79.20"}
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_shipped_weights_match_their_manifest_and_card(demo):
+    directory = weights.weights_dir(demo)
+    config = weights.read_config(directory)
+    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
+    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
+    card = (directory / "README.md").read_text()
+    assert config["sha256"] in card and f"python -m hub train {demo}" in card and PUBLISHED[demo] in card
+    assert f"{config['parameters']:,} parameters" in card
+    assert config["metrics"]["examples"] == 10000 and f"{config['metrics']['nll_nats']:.2f}" in card
+
+
+def test_the_best_pixelrnn_reaches_88_nats_on_the_test_split():
+    best = min(weights.read_config(weights.weights_dir(demo))["metrics"]["nll_nats"] for demo in DEMOS)
+    assert best <= 88.0
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_test_nll_recomputed_on_a_subset(demo):
+    out = subprocess.run([sys.executable, "-m", "hub", "evaluate", demo, "--limit", "1000", "--json"],
+                         cwd=weights.ROOT, capture_output=True, text=True, timeout=600, check=True)
+    subset = json.loads(out.stdout.strip().splitlines()[-1])
+    full = weights.read_config(weights.weights_dir(demo))["metrics"]
+    assert subset["examples"] == 1000
+    assert abs(subset["nll_nats"] - full["nll_nats"]) < 3.0
+    assert subset["bits_per_dim"] == pytest.approx(subset["nll_nats"] / np.log(2) / 784, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def action():
+    app = build_app(Hub.create(allow="pixelrnn", entry_points=False, devices=parse_inventory("")))
+    return lambda demo, name: api_fn(app, f"{demo}_{name}")
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_sampling_streams_rows_and_is_seeded(action, demo):
+    frames = list(action(demo, "sample")(5, 2))
+    assert len(frames) == 1 + 28
+    assert (frames[0] == int(0.35 * 255)).mean() > 0.9              # nothing drawn yet
+    assert 0.02 < (frames[-1] == 255).mean() < 0.5                   # a digit's worth of ink
+    assert np.array_equal(frames[-1], list(action(demo, "sample")(5, 2))[-1])
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_completion_keeps_the_top_rows(action, demo):
+    frames = list(action(demo, "complete")("Test digit", 3, None, 20, 2, 0))
+    assert len(frames) == 1 + 8
+    assert np.array_equal(frames[0][:20 * 3], frames[-1][:20 * 3])
+    assert not np.array_equal(frames[0][20 * 3:], frames[-1][20 * 3:])
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_likelihood_is_the_exact_figure_with_a_surprise_map(action, demo, tmp_path):
+    x, _ = display.test_digits()
+    path = tmp_path / "digit.png"
+    Image.fromarray(x[1] * 255).save(path)
+    seen, surprise, report, plot = action(demo, "likelihood_upload")(str(path))
+    assert surprise.shape == (224, 224, 3)
+    nats = float(report.split("= ")[1].split(" nats")[0])
+    with Hub.create(allow="pixelrnn", entry_points=False, devices=parse_inventory("")).handle(demo).use() as model:
+        exact = -model.log_prob(torch.from_numpy(x[1:2].reshape(1, -1).astype(np.float32))).item()
+    assert nats == pytest.approx(exact, abs=0.1)
+    assert "bits per pixel" in report and "Verdict" in report
+
+
+BAD_INPUTS = [
+    ("sample", (0, 10**9), "Number of digits must be between 1 and 32"),
+    ("complete", ("Test digit", 0, None, 29, 4, 0), "Rows to keep must be between 0 and 28"),
+    ("complete", ("My drawing", 0, None, 10, 4, 0), "The canvas is empty"),
+    ("likelihood", ({"composite": np.full((280, 280, 4), 255, np.uint8)},), "The canvas is empty"),
+]
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+@pytest.mark.parametrize("name, args, message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_inputs_get_a_clear_message(action, demo, name, args, message):
+    with pytest.raises(gr.Error) as caught:
+        result = action(demo, name)(*args)
+        list(result) if hasattr(result, "__next__") else result
+    assert message in caught.value.message

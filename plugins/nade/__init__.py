@@ -3,6 +3,7 @@
 Registration only describes the demo; torch models are built on first use.
 """
 from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.compare import model_sample
 from hub.weights import weights_dir
 
 __version__ = "1.0.0"
@@ -28,4 +29,5 @@ def register_demos(register):
         id=DEMO_ID, title="NADE", description=DESCRIPTION, build_ui=lazy("hub.pixel_demo", "build_ui"),
         models=[ModelSpec("nade", load_nade, weights_dir(DEMO_ID))],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+        sample=model_sample, likelihood="exact",
     ))

@@ -23,10 +23,20 @@ def load_vae(directory=None):
     return model
 
 
+def sample_means(vae, n, generator):
+    """Digits decoded from z ~ N(0, I): the Bernoulli means, as the Sample tab shows them."""
+    import torch
+
+    with torch.no_grad():
+        z = torch.randn(n, vae.z_dim, generator=generator).to(next(vae.parameters()).device)
+        return torch.sigmoid(vae.decode(z)).view(n, 28, 28).cpu().numpy()
+
+
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
         id=DEMO_ID, title="VAE", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
         models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+        sample=sample_means, likelihood="bound",
     ))

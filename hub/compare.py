@@ -1,0 +1,114 @@
+"""The lecture's closing question, answered with the hub's own models: when to pick a GAN, a VAE or
+an autoregressive model?
+
+Every trained demo that draws digits (DemoSpec.sample) draws n of them from one seed; the shared
+evaluator scores them against the real test digits; the table adds what each model can say about
+the likelihood of a digit and how fast it draws.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from . import data, evaluator, weights
+from .registry import DemoSpec
+
+LIKELIHOOD = {"exact": "exact log p(x)", "bound": "a lower bound on log p(x)", "none": "none (samples only)"}
+COLUMNS = ["model", "likelihood", "test -log p(x), nats", "FLD (lower is better)", "smallest digit share",
+           "mean confidence", "ms per digit"]
+
+
+def model_sample(model, n: int, generator: torch.Generator) -> np.ndarray:
+    """The sampler of a model whose `sample(n, generator)` returns n images (any layout)."""
+    return model.sample(n, generator).reshape(n, 28, 28).cpu().numpy()
+
+
+SPEC = DemoSpec(id="compare", title="Compare", description="", build_ui=lambda ctx: None)
+
+
+def generators(hub) -> list:
+    return [demo for demo in hub.demos.values() if demo.sample is not None and demo.trained]
+
+
+def ready(hub) -> bool:
+    """The tab needs the evaluator's weights and at least one model that draws digits."""
+    return (weights.weights_dir(evaluator.DEMO_ID) / weights.CONFIG_FILE).is_file() and bool(generators(hub))
+
+
+def test_nll(demo) -> str:
+    """The demo's own test figure, from its shipped config: exact, or the tightest bound."""
+    metrics = weights.read_config(demo.models[0].weights_dir).get("metrics", {}) if demo.models else {}
+    if "nll_nats" in metrics:
+        return f"{metrics['nll_nats']:.2f}"
+    bounds = [-v for k, v in metrics.items() if k.startswith("log_likelihood_k") or k == "elbo"]
+    return f"<= {min(bounds):.2f}" if bounds else "-"
+
+
+def floors(n: int, seed: int) -> list[list]:
+    """Real digits scored the same way: grayscale training digits the evaluator never saw, and
+    binarized ones (NADE, PixelRNN and the VAE model binarized digits, so part of their distance
+    is the binarization itself)."""
+    rng = np.random.default_rng(seed)
+    held = data.mnist("train")[0][-evaluator.HELD_APART:]
+    binary = data.binarized_mnist("valid")[0]
+    rows = []
+    for name, images in [("real digits (floor)", held[rng.choice(len(held), n, replace=False)] / 255.0),
+                         ("real digits, binarized", binary[rng.choice(len(binary), n, replace=False)])]:
+        figures = evaluator.judge(images.astype(np.float32))
+        rows.append([name, "-", "-", figures["fld"], figures["smallest_class_share"], figures["mean_confidence"], "-"])
+    return rows
+
+
+def measure(hub, demo, n: int, seed: int) -> tuple[np.ndarray, list]:
+    with hub.handle(demo.id).use() as model:
+        started = time.perf_counter()
+        images = demo.sample(model, n, torch.Generator().manual_seed(seed))
+        seconds = time.perf_counter() - started
+    figures = evaluator.judge(images)
+    return images, [demo.title, LIKELIHOOD.get(demo.likelihood, demo.likelihood or "-"), test_nll(demo),
+                    figures["fld"], figures["smallest_class_share"], figures["mean_confidence"],
+                    round(1000 * seconds / n, 2)]
+
+
+def compare(hub, chosen: list[str], n, seed):
+    """Stream (grids, table) as each chosen model is measured."""
+    from .display import enlarge, tile
+    from .inputs import InputError, integer
+
+    n, seed = integer(n, "Digits per model", 100, 2000), integer(seed, "Seed", 0, 2**31 - 1)
+    demos = [d for d in generators(hub) if d.title in (chosen or [])]
+    if not demos:
+        raise InputError("Choose at least one model to compare.")
+    rows, grids = floors(n, seed), []
+    yield grids, rows
+    for demo in demos:
+        images, row = measure(hub, demo, n, seed)
+        grids.append((enlarge(tile(images[:32], 8), 2), demo.title))
+        rows.append(row)
+        yield grids, rows
+
+
+def build_tab(ctx) -> None:
+    import gradio as gr
+
+    hub = ctx.hub
+    titles = [d.title for d in generators(hub)]
+    gr.Markdown(__doc__.split("\n\n")[0].replace("\n", " ") + "\n\n" + """Explicit models (NADE, PixelRNN: exact;
+VAE: a bound) give a likelihood, so they can score a digit, find anomalies and compress; implicit ones
+(the GANs) only draw samples, but draw them in one pass. Every model below draws the same number of
+digits from the same seed; the evaluator's **Frechet LeNet Distance** (FLD) compares them with the real
+test digits. The first two rows are real digits scored the same way: the floor for this many digits.""")
+    with gr.Row():
+        chosen = gr.CheckboxGroup(titles, value=titles, label="Models")
+        n = gr.Slider(100, 2000, value=500, step=100, label="Digits per model")
+        seed = gr.Number(value=0, precision=0, label="Seed")
+    go = gr.Button("Compare", variant="primary")
+    table = gr.Dataframe(headers=COLUMNS, interactive=False, label="Figures (FLD and shares on these digits)")
+    gallery = gr.Gallery(label="Samples (the first 32 of each)", columns=3, height="auto")
+
+    def run(chosen, n, seed):
+        yield from compare(hub, chosen, n, seed)
+
+    ctx.on(go.click, "generators", run, [chosen, n, seed], [gallery, table])

@@ -1,0 +1,47 @@
+"""PixelRNN on static binarized MNIST: a Row LSTM and a Diagonal BiLSTM, each its own demo with
+exact likelihood, pixel-by-pixel sampling and completion.
+
+Registration only describes the demos; torch models are built on first use.
+"""
+from functools import partial
+
+from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.compare import model_sample
+from hub.weights import weights_dir
+
+__version__ = "1.0.0"
+DEMOS = {
+    "row": ("pixelrnn_row", "PixelRNN · Row LSTM", """**PixelRNN with Row LSTM layers** (van den Oord et al., 2016): the image is read a
+row at a time, each row's LSTM state computed from the row above (a 1 x 3 convolution), so each
+pixel sees a triangle of context above it. Exact likelihood; draws one pixel at a time."""),
+    "diagonal": ("pixelrnn_diagonal", "PixelRNN · Diagonal BiLSTM", """**PixelRNN with Diagonal BiLSTM layers** (van den Oord et al., 2016): the LSTMs run along
+the image's diagonals in both directions, so each pixel sees every pixel above it and to its
+left. Exact likelihood; draws one pixel at a time."""),
+}
+
+
+def load_pixelrnn(demo_id: str, directory=None):
+    from hub.weights import load_model
+
+    from .model import PixelRNN
+
+    model, config = load_model(PixelRNN, directory or weights_dir(demo_id))
+    model.reference = config["valid_log_likelihood_percentiles"]      # validation log p(x) percentiles
+    return model
+
+
+def train(kind: str, demo_id: str, out_dir, **kwargs):
+    from .train import train as train_pixelrnn
+
+    return train_pixelrnn(kind, demo_id, out_dir, **kwargs)
+
+
+@hookimpl
+def register_demos(register):
+    for kind, (demo_id, title, description) in DEMOS.items():
+        register(DemoSpec(
+            id=demo_id, title=title, description=description, build_ui=lazy("hub.pixel_demo", "build_ui"),
+            models=[ModelSpec(demo_id, partial(load_pixelrnn, demo_id), weights_dir(demo_id))],
+            train=partial(train, kind, demo_id), evaluate=lazy(f"{__name__}.train", "evaluate"),
+            sample=model_sample, likelihood="exact",
+        ))
