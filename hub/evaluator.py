@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 from torch import nn
 
 from . import data, training, weights
@@ -70,13 +69,20 @@ def outputs(model: LeNet, images, batch_size: int = 1000) -> tuple[np.ndarray, n
     return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
 
+def psd_sqrt(s: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh(s)
+    return (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two feature sets [N, d]."""
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two feature sets [N, d].
+    Tr (S_a S_b)^(1/2) is taken as the sum of the square roots of the eigenvalues of the symmetric
+    S_a^(1/2) S_b S_a^(1/2) (same eigenvalues): stable when dead ReLU features make S singular."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(s_a @ s_b)
-    root = root.real if np.iscomplexobj(root) else root
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * root))
+    root_a = psd_sqrt(s_a)
+    cross = np.sqrt(np.linalg.eigvalsh(root_a @ s_b @ root_a).clip(min=0)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)
 
 
 def load_fresh(directory: Path | None = None) -> LeNet:

@@ -1,0 +1,50 @@
+"""The GAN family on MNIST: GAN, DCGAN, conditional GAN and InfoGAN, each its own demo, judged by
+the hub's evaluator (they give samples, no likelihood).
+
+Registration only describes the demos; torch models are built on first use.
+"""
+from functools import partial
+
+from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.compare import model_sample
+from hub.weights import weights_dir
+
+__version__ = "1.0.0"
+DEMOS = {
+    "gan": ("GAN", """**GAN** (Goodfellow et al., 2014): a generator G(z) and a discriminator D(x), both
+multilayer perceptrons, play the minimax game min_G max_D E[log D(x)] + E[log(1 - D(G(z)))]. It
+draws samples; it has no likelihood to report."""),
+    "dcgan": ("DCGAN", """**DCGAN** (Radford et al., 2016): the same game with a convolutional generator
+(transposed convolutions, batch norm, ReLU) and discriminator (strided convolutions, LeakyReLU)."""),
+    "cgan": ("Conditional GAN", """**Conditional GAN** (Mirza & Osindero, 2014): G and D both see the digit
+y, so you choose which digit to draw: G(z, y)."""),
+    "infogan": ("InfoGAN", """**InfoGAN** (Chen et al., 2016): part of G's input is a code c (a 10-way
+category and two continuous values) that G must keep recoverable from its image, by maximising the
+mutual information I(c; G(z, c)). Without labels, the category tends to become the digit and the
+continuous codes its slant and width."""),
+}
+
+
+def load_gan(demo_id: str, directory=None):
+    from hub.weights import load_model
+
+    from .model import GenerativeAdversarialNet
+
+    return load_model(GenerativeAdversarialNet, directory or weights_dir(demo_id))[0]
+
+
+def train(kind: str, out_dir, **kwargs):
+    from .train import train as train_gan
+
+    return train_gan(kind, kind, out_dir, **kwargs)
+
+
+@hookimpl
+def register_demos(register):
+    for kind, (title, description) in DEMOS.items():
+        register(DemoSpec(
+            id=kind, title=title, description=description, build_ui=lazy(f"{__name__}.demo", "build_ui"),
+            models=[ModelSpec(kind, partial(load_gan, kind), weights_dir(kind))],
+            train=partial(train, kind), evaluate=lazy(f"{__name__}.train", "evaluate"),
+            sample=model_sample, likelihood="none",
+        ))

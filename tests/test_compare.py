@@ -1,0 +1,36 @@
+"""The Compare tab: every model that draws digits, scored by the shared evaluator beside real digits."""
+import gradio as gr
+import pytest
+from helpers import api_fn
+
+from hub.core import Hub
+from hub.launcher import parse_inventory
+from hub.ui import build_app
+
+
+@pytest.fixture(scope="module")
+def compare():
+    return api_fn(build_app(Hub.create(entry_points=False, devices=parse_inventory(""))), "compare_generators")
+
+
+def test_a_row_per_model_after_the_real_digit_floors(compare):
+    frames = list(compare(["VAE", "PixelRNN · Row LSTM", "NADE"], 200, 0))
+    assert len(frames) == 4                                   # the floors, then one frame per model
+    gallery, rows = frames[-1]
+    assert [row[0] for row in rows] == ["real digits (floor)", "real digits, binarized", "NADE",
+                                        "PixelRNN · Row LSTM", "VAE"]   # in the hub's order
+    assert [title for _, title in gallery] == ["NADE", "PixelRNN · Row LSTM", "VAE"]
+    floor = rows[0][3]
+    assert all(row[3] > floor for row in rows[1:])            # nothing beats real digits
+    likelihood = {row[0]: row[1] for row in rows}
+    assert likelihood == {**likelihood, "VAE": "a lower bound on log p(x)", "NADE": "exact log p(x)"}
+    nll = {row[0]: row[2] for row in rows}
+    assert nll["VAE"].startswith("<= ") and float(nll["NADE"]) < 92 and float(nll["PixelRNN · Row LSTM"]) < 88
+    assert all(row[6] > 0 for row in rows[2:])                # a measured speed per model
+
+
+def test_no_model_chosen_gets_a_message(compare):
+    with pytest.raises(gr.Error, match="Choose at least one model"):
+        list(compare([], 200, 0))
+    with pytest.raises(gr.Error, match="Digits per model must be between 100 and 2000"):
+        list(compare(["VAE"], 10**6, 0))
