@@ -46,7 +46,7 @@ def cmd_list(args) -> int:
     for row in rows:
         what = row["demo"] or "(no demo)"
         reason = f"  {row['reason']}" if row["reason"] else ""
-        print(f"{what:<16} {row['status']:<9} plugin={row['plugin']:<12} {row['estimated bytes']:>10,} B"
+        print(f"{what:<18} {row['status']:<9} plugin={row['plugin']:<12} {row['estimated bytes']:>10,} B"
               f"  {row['source']}{reason}")
     return 0
 

@@ -18,6 +18,15 @@ from hub.ui import build_app
 from plugins.pixelrnn.model import PixelRNN, skew, unskew
 
 
+def wild(kind: str, seed: int, side: int = 28) -> PixelRNN:
+    """A small PixelRNN with large random weights: any leak or mismatch would show."""
+    torch.manual_seed(seed)
+    model = PixelRNN(kind=kind, layers=2, hidden=4, side=side).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    return model
+
+
 def test_skew_and_unskew_invert_each_other():
     x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
     skewed = skew(x)
@@ -28,11 +37,8 @@ def test_skew_and_unskew_invert_each_other():
 
 @pytest.mark.parametrize("kind", ["row", "diagonal"])
 def test_changing_pixel_j_never_changes_the_prediction_of_any_pixel_up_to_j(kind):
-    torch.manual_seed(0)
-    model = PixelRNN(kind=kind, layers=2, hidden=4)
-    for p in model.parameters():                         # large weights: any leak would show
-        torch.nn.init.normal_(p, std=0.5)
     side = 7
+    model = wild(kind, 0, side)
     x = (torch.rand(1, 1, side, side) > 0.5).float()
     base = model.logits(x).flatten()
     for j in range(side * side):
@@ -46,10 +52,7 @@ def test_changing_pixel_j_never_changes_the_prediction_of_any_pixel_up_to_j(kind
 
 @pytest.mark.parametrize("kind", ["row", "diagonal"])
 def test_row_at_a_time_sampler_draws_what_the_whole_image_pass_draws(kind):
-    torch.manual_seed(1)
-    model = PixelRNN(kind=kind, layers=2, hidden=4, side=6).eval()
-    for p in model.parameters():
-        torch.nn.init.normal_(p, std=0.5)
+    model = wild(kind, 1, side=6)
     fast = model.sample(5, torch.Generator().manual_seed(3))
     naive = model.sample_naive(5, torch.Generator().manual_seed(3))
     assert fast.shape == (5, 36) and 0 < fast.mean() < 1
@@ -58,10 +61,7 @@ def test_row_at_a_time_sampler_draws_what_the_whole_image_pass_draws(kind):
 
 @pytest.mark.parametrize("kind", ["row", "diagonal"])
 def test_completion_keeps_the_given_rows_and_matches_the_whole_image_pass(kind):
-    torch.manual_seed(2)
-    model = PixelRNN(kind=kind, layers=2, hidden=4, side=6).eval()
-    for p in model.parameters():
-        torch.nn.init.normal_(p, std=0.5)
+    model = wild(kind, 2, side=6)
     prefix = (torch.rand(3, 15) > 0.5).float()           # two rows and a half
     completed = model.sample(3, torch.Generator().manual_seed(0), prefix=prefix)
     assert torch.equal(completed[:, :15], prefix)
