@@ -1,6 +1,9 @@
 """Tiny plugins and weights that tests build in temporary folders."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -108,3 +111,10 @@ def api_fn(app, api_name: str):
         if block_fn.api_name == api_name:
             return block_fn.fn
     raise KeyError(api_name)
+
+
+def evaluate_subset(demo: str, limit: int) -> dict:
+    """`python -m hub evaluate DEMO --limit N --json` from the shipped weights, as a dict."""
+    out = subprocess.run([sys.executable, "-m", "hub", "evaluate", demo, "--limit", str(limit), "--json"],
+                         cwd=weights.ROOT, capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,7 +1,6 @@
 """The shared evaluator: its shipped weights reach 99% and report the real-vs-real floor."""
-import json
-import subprocess
-import sys
+
+from helpers import evaluate_subset
 
 from hub import weights
 
@@ -19,7 +18,5 @@ def test_evaluator_reaches_99_percent_and_reports_its_floor():
 
 
 def test_evaluator_figures_recomputed_on_a_subset():
-    out = subprocess.run([sys.executable, "-m", "hub", "evaluate", "evaluator", "--limit", "1000", "--json"],
-                         cwd=weights.ROOT, capture_output=True, text=True, timeout=600, check=True)
-    subset = json.loads(out.stdout.strip().splitlines()[-1])
+    subset = evaluate_subset("evaluator", 1000)
     assert subset["examples"] == 1000 and subset["accuracy"] >= 0.98

@@ -1,14 +1,11 @@
 """NADE: exactness and causality of the model, its shipped weights, its demo and bad inputs."""
 import itertools
-import json
-import subprocess
-import sys
 
 import gradio as gr
 import numpy as np
 import pytest
 import torch
-from helpers import api_fn
+from helpers import api_fn, evaluate_subset
 from PIL import Image
 
 from hub import weights
@@ -80,9 +77,7 @@ def test_shipped_weights_match_their_manifest_and_card():
 
 
 def test_test_nll_recomputed_on_a_subset():
-    out = subprocess.run([sys.executable, "-m", "hub", "evaluate", "nade", "--limit", "1000", "--json"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
-    subset = json.loads(out.stdout.strip().splitlines()[-1])
+    subset = evaluate_subset("nade", 1000)
     full = weights.read_config(NADE_DIR)["metrics"]
     assert subset["examples"] == 1000
     assert abs(subset["nll_nats"] - full["nll_nats"]) < 3.0

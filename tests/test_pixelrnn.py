@@ -1,14 +1,11 @@
 """PixelRNN: no pixel ever sees itself or a later pixel; the row-at-a-time sampler matches the
 whole-image pass; the shipped weights, their exact test figure, and the demos."""
-import json
-import subprocess
-import sys
 
 import gradio as gr
 import numpy as np
 import pytest
 import torch
-from helpers import api_fn
+from helpers import api_fn, evaluate_subset
 from PIL import Image
 
 from hub import display, weights
@@ -97,9 +94,7 @@ def test_the_best_pixelrnn_reaches_88_nats_on_the_test_split():
 
 @pytest.mark.parametrize("demo", DEMOS)
 def test_test_nll_recomputed_on_a_subset(demo):
-    out = subprocess.run([sys.executable, "-m", "hub", "evaluate", demo, "--limit", "1000", "--json"],
-                         cwd=weights.ROOT, capture_output=True, text=True, timeout=600, check=True)
-    subset = json.loads(out.stdout.strip().splitlines()[-1])
+    subset = evaluate_subset(demo, 1000)
     full = weights.read_config(weights.weights_dir(demo))["metrics"]
     assert subset["examples"] == 1000
     assert abs(subset["nll_nats"] - full["nll_nats"]) < 3.0

@@ -1,14 +1,11 @@
 """The VAE plugin: shipped weights, its test metric recomputed on a subset, and bad inputs to every action."""
-import json
 import math
 import re
-import subprocess
-import sys
 
 import gradio as gr
 import numpy as np
 import pytest
-from helpers import api_fn
+from helpers import api_fn, evaluate_subset
 from PIL import Image
 
 from hub import weights
@@ -54,9 +51,7 @@ def test_shipped_weights_match_their_manifest_and_card():
 
 
 def test_test_metric_recomputed_on_a_subset():
-    out = subprocess.run([sys.executable, "-m", "hub", "evaluate", "vae", "--limit", "200", "--json"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
-    subset = json.loads(out.stdout.strip().splitlines()[-1])
+    subset = evaluate_subset("vae", 200)
     full = weights.read_config(VAE_DIR)["metrics"]
     assert subset["examples"] == 200 and subset["split"] == "test"
     assert subset["log_likelihood_k5000"] >= subset["log_likelihood_k50"] - 0.5 >= subset["elbo"] - 1.0
