@@ -1,10 +1,16 @@
-"""The GAN family and the shared evaluator's Frechet distance: model wiring (the shipped weights
-and demos come with their training)."""
+"""The GAN family and the shared evaluator: model wiring, the Frechet distance, the shipped weights,
+their figures recomputed, the demos and bad inputs."""
+import gradio as gr
 import numpy as np
 import pytest
 import torch
+from helpers import api_fn, evaluate_subset
 
+from hub import weights
+from hub.core import Hub
 from hub.evaluator import frechet_distance
+from hub.launcher import parse_inventory
+from hub.ui import build_app
 from plugins.gan.model import DIGITS, GenerativeAdversarialNet, information_loss
 
 KINDS = ["gan", "dcgan", "cgan", "infogan"]
@@ -42,9 +48,95 @@ def test_the_condition_and_the_codes_reach_the_generator():
     assert category.tolist() == [0, 3, 6, 9] and torch.allclose(codes, torch.tensor([[0.5, -0.5]] * 4))
 
 
+def test_width_is_kept_in_the_config_and_rebuilt_on_load(tmp_path):
+    from plugins.gan import load_gan
+    torch.manual_seed(0)
+    narrow = GenerativeAdversarialNet("dcgan", z_dim=8, width=8)
+    assert narrow.generator.up[0].in_channels == 16
+    weights.save(tmp_path, narrow, {"model": {"kind": "dcgan", "z_dim": 8, "width": 8}})
+    loaded = load_gan("dcgan", tmp_path)
+    assert weights.parameter_count(loaded) == weights.parameter_count(narrow)
+    assert torch.equal(loaded.sample(3, torch.Generator().manual_seed(0)),
+                       narrow.sample(3, torch.Generator().manual_seed(0)))
+
+
 def test_information_loss_is_lowest_for_the_true_codes():
     category, codes = torch.tensor([2, 7]), torch.tensor([[0.3, -0.8], [0.1, 0.9]])
     right = torch.cat([torch.nn.functional.one_hot(category, DIGITS).float() * 20, codes], 1)
     wrong = torch.cat([torch.nn.functional.one_hot(category.flip(0), DIGITS).float() * 20, -codes], 1)
     assert information_loss(right, category, codes) < 1e-3 < information_loss(wrong, category, codes)
 
+
+# ---- the shipped evaluator and generators ------------------------------------------------------
+
+def shipped(demo):
+    return weights.read_config(weights.weights_dir(demo))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shipped_generators_match_their_card_and_beat_noise(kind):
+    config = shipped(kind)
+    directory = weights.weights_dir(kind)
+    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
+    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
+    card = (directory / "README.md").read_text()
+    assert f"python -m hub train {kind}" in card and f"{config['metrics']['fld']:.2f}" in card
+    assert config["metrics"]["samples"] == 10000
+    assert config["metrics"]["smallest_class_share"] > 0.03          # no digit missing: no mode collapse
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_generator_figures_recomputed_on_a_subset(kind):
+    subset = evaluate_subset(kind, 500)
+    full = shipped(kind)["metrics"]
+    assert subset["samples"] == 500
+    assert abs(subset["mean_confidence"] - full["mean_confidence"]) < 0.05
+    assert subset["fld"] < full["fld"] * 2 + 5                       # fewer samples: a biased-up FLD
+    if kind == "cgan":
+        assert subset["accuracy_on_requested_digit"] >= 0.9
+    if kind == "infogan":
+        assert abs(subset["category_accuracy_hungarian"] - full["category_accuracy_hungarian"]) < 0.1
+
+
+@pytest.fixture(scope="module")
+def action():
+    app = build_app(Hub.create(allow="gan", entry_points=False, devices=parse_inventory("")))
+    return lambda demo, name: api_fn(app, f"{demo}_{name}")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_generate_and_interpolate(action, kind):
+    grid = action(kind, "generate")(3, 16, "7" if kind == "cgan" else "any", "any", 0, 0, False)
+    assert grid.shape == (2 * 84 + 6, 8 * 84 + 7 * 6)
+    assert np.array_equal(grid, action(kind, "generate")(3, 16, "7" if kind == "cgan" else "any", "any", 0, 0, False))
+    strip = action(kind, "interpolate")(0, 1, 5, "3" if kind == "cgan" else "any", "any")
+    assert strip.shape == (84, 5 * 84 + 4 * 6)
+
+
+def test_cgan_draws_the_requested_digit(action):
+    from hub import evaluator
+    with Hub.create(allow="gan", entry_points=False, devices=parse_inventory("")).handle("cgan").use() as model:
+        images = model.sample(50, torch.Generator().manual_seed(0), digits=torch.full((50,), 4))
+    assert (evaluator.outputs(evaluator.load(), images.numpy())[1].argmax(1) == 4).mean() >= 0.9
+
+
+def test_infogan_code_sweep(action):
+    sweep = action("infogan", "code_sweep")(0, "c2")
+    assert sweep.shape == (10 * 84 + 9 * 6, 9 * 84 + 8 * 6)
+
+
+BAD_INPUTS = [
+    ("dcgan", "generate", (-5, 16, "any", "any", 0, 0, False), "Seed must be between"),
+    ("dcgan", "generate", (0, 10**6, "any", "any", 0, 0, False), "Number of digits must be between 1 and 64"),
+    ("cgan", "generate", (0, 8, "eleven", "any", 0, 0, False), "Unknown digit"),
+    ("infogan", "generate", (0, 8, "any", "any", float("nan"), 0, True), "Code c2 must be a finite number"),
+    ("infogan", "code_sweep", (0, "c9"), "Choose the continuous code"),
+    ("gan", "interpolate", (0, 1, 100, "any", "any"), "Frames must be between 2 and 16"),
+]
+
+
+@pytest.mark.parametrize("demo, name, args, message", BAD_INPUTS, ids=[f"{b[0]}-{b[1]}" for b in BAD_INPUTS])
+def test_bad_inputs_get_a_clear_message(action, demo, name, args, message):
+    with pytest.raises(gr.Error) as caught:
+        action(demo, name)(*args)
+    assert message in caught.value.message

@@ -6,6 +6,7 @@ Registration only describes the demo; torch models are built on first use.
 from functools import partial
 
 from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.compare import model_sample
 from hub.weights import weights_dir
 
 __version__ = "1.0.0"
@@ -30,4 +31,5 @@ def register_demos(register):
         id=DEMO_ID, title="AAE", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
         models=[ModelSpec(prior, partial(load_aae, prior), weights_dir(DEMO_ID) / prior) for prior in PRIORS],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+        sample=model_sample, likelihood="none",          # the Compare tab draws from the first prior
     ))

@@ -42,7 +42,7 @@ class MLPDiscriminator(nn.Module):
 
 
 class DCGenerator(nn.Module):
-    """z -> 128 x 7 x 7 -> 64 x 14 x 14 -> 1 x 28 x 28 (stride-2 transposed convolutions)."""
+    """z -> 2w x 7 x 7 -> w x 14 x 14 -> 1 x 28 x 28 (stride-2 transposed convolutions), w = width."""
 
     def __init__(self, in_dim: int, width: int = 64):
         super().__init__()
@@ -58,7 +58,7 @@ class DCGenerator(nn.Module):
 
 
 class DCDiscriminator(nn.Module):
-    """1 (+ condition planes) x 28 x 28 -> 64 x 14 x 14 -> 128 x 7 x 7 -> one logit, and, for
+    """1 (+ condition planes) x 28 x 28 -> w x 14 x 14 -> 2w x 7 x 7 -> one logit, and, for
     InfoGAN, a head Q on the same body with `q_dim` outputs."""
 
     def __init__(self, in_channels: int = 1, width: int = 64, q_dim: int = 0):
@@ -77,17 +77,18 @@ class DCDiscriminator(nn.Module):
 
 
 class GenerativeAdversarialNet(nn.Module):
-    """One of the four, by `kind`: "gan", "dcgan", "cgan", "infogan"."""
+    """One of the four, by `kind`: "gan", "dcgan", "cgan", "infogan"; `width` sets the
+    convolutional models' channel counts."""
 
-    def __init__(self, kind: str, z_dim: int = 64, continuous: int = 2):
+    def __init__(self, kind: str, z_dim: int = 64, continuous: int = 2, width: int = 64):
         super().__init__()
         self.kind, self.z_dim, self.continuous = kind, z_dim, continuous
         codes = {"cgan": DIGITS, "infogan": DIGITS + continuous}.get(kind, 0)
         if kind == "gan":
             self.generator, self.discriminator = MLPGenerator(z_dim), MLPDiscriminator()
         else:
-            self.generator = DCGenerator(z_dim + codes)
-            self.discriminator = DCDiscriminator(1 + (DIGITS if kind == "cgan" else 0),
+            self.generator = DCGenerator(z_dim + codes, width)
+            self.discriminator = DCDiscriminator(1 + (DIGITS if kind == "cgan" else 0), width,
                                                  q_dim=DIGITS + continuous if kind == "infogan" else 0)
 
     def latent(self, n: int, generator: torch.Generator | None = None, digits: torch.Tensor | None = None,

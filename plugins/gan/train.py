@@ -22,10 +22,10 @@ from hub import data, evaluator, training, weights
 from .model import DIGITS, GenerativeAdversarialNet, information_loss
 
 DEFAULTS = {
-    "gan": dict(epochs=30, max_minutes=15),
-    "dcgan": dict(epochs=8, max_minutes=18),
-    "cgan": dict(epochs=8, max_minutes=18),
-    "infogan": dict(epochs=8, max_minutes=20),
+    "gan": dict(epochs=80, max_minutes=20),
+    "dcgan": dict(epochs=60, max_minutes=30, width=32, generator_lr=1e-3),
+    "cgan": dict(epochs=60, max_minutes=30, width=32),
+    "infogan": dict(epochs=60, max_minutes=30, width=32, generator_lr=1e-3),
 }
 COMMON = dict(z_dim=64, batch_size=64, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.999,
               selection_samples=2000, samples=10_000, threads=1, seed=0)
@@ -84,9 +84,9 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     x_fit = to_model_range(x[:-evaluator.HELD_APART][:limit])
     y_fit = torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
     reference = held_apart_features(min(cfg["selection_samples"], limit or cfg["selection_samples"]))
-    model = GenerativeAdversarialNet(kind, cfg["z_dim"])
+    model = GenerativeAdversarialNet(kind, cfg["z_dim"], width=cfg.get("width", 64))
     G, D = model.generator, model.discriminator
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg["lr"], betas=cfg["betas"])
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.get("generator_lr", cfg["lr"]), betas=cfg["betas"])
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg["lr"], betas=cfg["betas"])
     average = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
@@ -107,8 +107,9 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
         if fld < best["fld"]:
             best = {"fld": fld, "epoch": epoch, "state": {k: v.clone() for k, v in average.module.state_dict().items()}}
         minutes = (time.time() - started) / 60
-        log.info("epoch %d  D loss %.3f  G loss %.3f  FLD vs held-apart (EMA G) %.2f  best %.2f @%d  %.1f min",
-                 epoch, d_total / steps, g_total / steps, fld, best["fld"], best["epoch"], minutes)
+        log.info("epoch %d  D loss %.3f  G loss %.3f  FLD vs held-apart (EMA G) %.2f  best %.2f @%d  %.1f min%s",
+                 epoch, d_total / steps, g_total / steps, fld, best["fld"], best["epoch"], minutes,
+                 f"  category accuracy {category_accuracy(average.module, 100, seed=0):.3f}" if kind == "infogan" else "")
         if minutes > cfg["max_minutes"]:
             log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
             break
@@ -116,7 +117,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     torch.set_num_threads(max(torch.get_num_threads(), 2))
     metrics = {**evaluate(model, limit), "selection_fld_held_apart": round(best["fld"], 3)}
     log.info("test metrics %s", json.dumps(metrics))
-    config = {"model": {"kind": kind, "z_dim": cfg["z_dim"]}, "metrics": metrics,
+    config = {"model": {"kind": kind, "z_dim": cfg["z_dim"], "width": cfg.get("width", 64)}, "metrics": metrics,
               "parameters": {"generator": weights.parameter_count(G), "discriminator": weights.parameter_count(D)},
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": epoch, "minutes": round(minutes, 1)}}
     digest = weights.save(out_dir, model, config)
@@ -155,7 +156,7 @@ def adversarial_step(model, real, digits, opt_g, opt_d, generator, real_label: f
 def model_card(kind: str, demo_id: str, cfg: dict, config: dict, digest: str) -> str:
     m, t, p = config["metrics"], config["training"], config["parameters"]
     floor = weights.read_config(weights.weights_dir(evaluator.DEMO_ID))["metrics"]["fld_floor_real_vs_real"]
-    extra = ""
+    extra, shape = "", "" if kind == "gan" else f"; convolution width {cfg['width']} (G: 2w -> w -> 1 channels)"
     if "accuracy_on_requested_digit" in m:
         extra += f"| evaluator accuracy on the requested digit | {100 * m['accuracy_on_requested_digit']:.2f}% |\n"
     if "category_accuracy_hungarian" in m:
@@ -165,7 +166,7 @@ def model_card(kind: str, demo_id: str, cfg: dict, config: dict, digest: str) ->
 
 {__doc__.strip().splitlines()[0]}
 {TITLES[kind]}: generator {p['generator']:,} parameters, discriminator {p['discriminator']:,}; z of {cfg['z_dim']}
-dimensions. The generator is trained with the non-saturating loss -log D(G(z)) (the minimax game's
+dimensions{shape}. The generator is trained with the non-saturating loss -log D(G(z)) (the minimax game's
 usual practical form), the discriminator with one-sided label smoothing (real label {cfg['real_label']}).
 
 ## Data and selection
@@ -176,7 +177,7 @@ LeNet Distance (FLD) against the 10,000 held-apart training images is kept (epoc
 
 ## Training
 Exact command: `python -m hub train {demo_id}`
-Adam, lr {cfg['lr']}, betas {tuple(cfg['betas'])}, batch {cfg['batch_size']}, up to {cfg['epochs']} epochs or
+Adam, lr {cfg['lr']} for D and {cfg.get('generator_lr', cfg['lr'])} for G, betas {tuple(cfg['betas'])}, batch {cfg['batch_size']}, up to {cfg['epochs']} epochs or
 {cfg['max_minutes']} minutes; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).
 
 ## Metrics (the hub's evaluator, `hub/evaluator.py`)
