@@ -140,3 +140,11 @@ def test_bad_inputs_get_a_clear_message(action, demo, name, args, message):
     with pytest.raises(gr.Error) as caught:
         action(demo, name)(*args)
     assert message in caught.value.message
+
+
+def test_infogan_categories_are_labelled_with_their_matched_digit():
+    from plugins.gan.demo import GANDemo
+    matched = [7, 3, 0, 1, 2, 4, 5, 6, 8, 9]
+    choices = GANDemo(None, matched).category_choices()
+    assert choices[0] == ("any", "any") and choices[1] == ("0 (matched to 7)", "0") and choices[3] == ("2 (matched to 0)", "2")
+    assert GANDemo(None).category_choices()[5] == ("4", "4")

@@ -25,8 +25,14 @@ def digit_choice(value) -> int | None:
 
 
 class GANDemo:
-    def __init__(self, models):
-        self.models = models
+    def __init__(self, models, digit_of_category: list[int] | None = None):
+        """`digit_of_category`: InfoGAN's category-to-digit matching measured at evaluation, if any."""
+        self.models, self.digit_of_category = models, digit_of_category
+
+    def category_choices(self) -> list[tuple[str, str]]:
+        """The c1 dropdown: each value labelled with the digit it was matched to."""
+        return [(ANY, ANY)] + [(f"{c} (matched to {d})" if self.digit_of_category else str(c), str(c))
+                               for c, d in zip(range(DIGITS), self.digit_of_category or range(DIGITS))]
 
     def codes(self, n: int, digit=ANY, category=ANY, c2=0.0, c3=0.0, fixed_codes=False) -> dict:
         """The conditioning of n samples: a digit (cGAN) or InfoGAN's codes."""
@@ -62,13 +68,14 @@ class GANDemo:
         return grid(images, steps)
 
     def code_sweep(self, seed, code):
-        """InfoGAN: rows are the ten categories, columns one continuous code from -2 to 2 (the
+        """InfoGAN: rows are the ten categories (ordered by their matched digit), columns one continuous code from -2 to 2 (the
         training range is -1 to 1: the outer columns extrapolate), the same z throughout."""
         seed = integer(seed, "Seed", 0, 2**31 - 1)
         if code not in ("c2", "c3"):
             raise InputError("Choose the continuous code to vary: c2 or c3.")
         values = torch.linspace(-2, 2, 9)
-        category = torch.arange(DIGITS).repeat_interleave(len(values))
+        rows = torch.arange(DIGITS) if self.digit_of_category is None else torch.tensor(self.digit_of_category).argsort()
+        category = rows.repeat_interleave(len(values))                   # rows in the order of their digits
         codes = torch.zeros(len(category), 2)
         codes[:, 0 if code == "c2" else 1] = values.repeat(DIGITS)
         with self.models.use() as model, torch.no_grad():
@@ -82,8 +89,11 @@ class GANDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
+    from hub.weights import read_config
+
     kind = ctx.demo.id
-    demo = GANDemo(ctx.models)
+    metrics = read_config(ctx.demo.models[0].weights_dir).get("metrics", {})
+    demo = GANDemo(ctx.models, metrics.get("digit_of_category"))
     choices = [ANY] + [str(d) for d in range(DIGITS)]
     with gr.Tab("Generate"):
         with gr.Row():
@@ -92,7 +102,8 @@ def build_ui(ctx) -> None:
                 count = gr.Slider(1, 64, value=32, step=1, label="Number of digits")
                 digit = gr.Dropdown(choices, value="7" if kind == "cgan" else ANY, label="Digit (the condition y)",
                                     visible=kind == "cgan")
-                category = gr.Dropdown(choices, value=ANY, label="Category code c1", visible=kind == "infogan")
+                category = gr.Dropdown(demo.category_choices(), value=ANY, label="Category code c1",
+                                       visible=kind == "infogan")
                 fix = gr.Checkbox(value=False, label="Fix the continuous codes", visible=kind == "infogan")
                 c2 = gr.Slider(-2, 2, value=0, step=0.1, label="Continuous code c2", visible=kind == "infogan")
                 c3 = gr.Slider(-2, 2, value=0, step=0.1, label="Continuous code c3", visible=kind == "infogan")
@@ -113,7 +124,8 @@ def build_ui(ctx) -> None:
 
     if kind == "infogan":
         with gr.Tab("What the codes do"):
-            gr.Markdown("Rows: the ten values of the category c1. Columns: one continuous code from -2 to 2 "
+            gr.Markdown("Rows: the ten values of the category c1, in the order of the digit each was matched "
+                        "to. Columns: one continuous code from -2 to 2 "
                         "(trained on -1 to 1), everything else fixed. Which digit trait does each code control?")
             with gr.Row():
                 sweep_seed = gr.Number(value=0, precision=0, label="Seed (the shared z)")

@@ -43,16 +43,17 @@ def sample_images(model: GenerativeAdversarialNet, n: int, seed: int, **codes) -
                            for i in range(0, n, 1000)])
 
 
-def category_accuracy(model: GenerativeAdversarialNet, per_category: int, seed: int) -> float:
+def category_matching(model: GenerativeAdversarialNet, per_category: int, seed: int) -> tuple[float, list[int]]:
     """InfoGAN: generate per_category images for each value of c1, read them with the evaluator,
-    and match categories to digits one-to-one (Hungarian method) so as to agree most."""
+    and match categories to digits one-to-one (Hungarian method) so as to agree most.
+    Returns (share of images whose digit is their category's match, the digit of each category)."""
     category = torch.arange(DIGITS).repeat_interleave(per_category)
     images = sample_images(model, len(category), seed, category=category)
     predicted = evaluator.outputs(evaluator.load(), images)[1].argmax(1)
     agreement = np.zeros((DIGITS, DIGITS))
     np.add.at(agreement, (category.numpy(), predicted), 1)
     rows, cols = linear_sum_assignment(-agreement)
-    return float(agreement[rows, cols].sum() / len(category))
+    return float(agreement[rows, cols].sum() / len(category)), [int(c) for c in cols]
 
 
 def evaluate(model: GenerativeAdversarialNet, limit: int | None = None, seed: int = 1) -> dict:
@@ -64,7 +65,8 @@ def evaluate(model: GenerativeAdversarialNet, limit: int | None = None, seed: in
     else:
         metrics = evaluator.judge(sample_images(model, n, seed))
     if model.kind == "infogan":
-        metrics["category_accuracy_hungarian"] = round(category_accuracy(model, max(n // DIGITS, 1), seed), 4)
+        accuracy, digits = category_matching(model, max(n // DIGITS, 1), seed)
+        metrics.update(category_accuracy_hungarian=round(accuracy, 4), digit_of_category=digits)
     return {"split": "test", **metrics}
 
 
@@ -110,7 +112,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
         minutes = (time.time() - started) / 60
         log.info("epoch %d  D loss %.3f  G loss %.3f  FLD vs held-apart (EMA G) %.2f  best %.2f @%d  %.1f min%s",
                  epoch, d_total / steps, g_total / steps, fld, best["fld"], best["epoch"], minutes,
-                 f"  category accuracy {category_accuracy(average.module, 100, seed=0):.3f}" if kind == "infogan" else "")
+                 f"  category accuracy {category_matching(average.module, 100, seed=0)[0]:.3f}" if kind == "infogan" else "")
         if minutes > cfg["max_minutes"]:
             log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
             break
@@ -161,6 +163,10 @@ def model_card(kind: str, demo_id: str, cfg: dict, config: dict, digest: str) ->
     extra, shape = "", "" if kind == "gan" else f"; convolution width {cfg['width']} (G: 2w -> w -> 1 channels)"
     if "accuracy_on_requested_digit" in m:
         extra += f"| evaluator accuracy on the requested digit | {100 * m['accuracy_on_requested_digit']:.2f}% |\n"
+    matching = ""
+    if "digit_of_category" in m:
+        matching = ("\nThe digit each value of c1 was matched to: "
+                    + ", ".join(f"c1 = {c} -> {d}" for c, d in enumerate(m["digit_of_category"])) + ".\n")
     if "category_accuracy_hungarian" in m:
         extra += (f"| categorical code c1 vs digit class (Hungarian matching; paper: 95%) | "
                   f"{100 * m['category_accuracy_hungarian']:.2f}% |\n")
@@ -192,7 +198,7 @@ Adam, lr {cfg['lr']} for D and {cfg.get('generator_lr', cfg['lr'])} for G, betas
 | evaluator's mean confidence on samples | {m['mean_confidence']:.3f} |
 {extra}
 Shares of each digit among the samples: {', '.join(f'{d}: {100 * s:.1f}%' for d, s in enumerate(m['class_shares']))}.
-
+{matching}
 Reproduce: `python -m hub evaluate {demo_id} --json`.
 
 ## Files
