@@ -84,10 +84,10 @@ def build_ui(ctx) -> None:
         with gr.Row():
             with gr.Column():
                 count = gr.Slider(100, 5000, value=2000, step=100, label="Test digits to encode")
-                draw = gr.Button("Draw the map", variant="primary")
+                draw = gr.Button("Draw the map", variant="primary", elem_id="aae-draw")
                 note = gr.Markdown()
-                decoded = gr.Image(label="Decoded from the clicked point", format="png")
-                where = gr.Markdown()
+                decoded = gr.Image(label="Decoded from the clicked point", format="png", elem_id="aae-decoded")
+                where = gr.Markdown(elem_id="aae-where")
             latent = gr.Image(label="Codes of test digits over the prior (click to decode)", format="png",
                               interactive=False, elem_id="aae-map")
         ctx.on(draw.click, "latent_map", demo.latent_map, [prior, count], [latent, note])

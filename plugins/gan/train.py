@@ -25,7 +25,7 @@ DEFAULTS = {
     "gan": dict(epochs=80, max_minutes=20),
     "dcgan": dict(epochs=60, max_minutes=30, width=32, generator_lr=1e-3),
     "cgan": dict(epochs=60, max_minutes=30, width=32),
-    "infogan": dict(epochs=60, max_minutes=30, width=32, generator_lr=1e-3),
+    "infogan": dict(epochs=60, max_minutes=40, width=32, generator_lr=1e-3, z_dim=16),
 }
 COMMON = dict(z_dim=64, batch_size=64, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.999,
               selection_samples=2000, samples=10_000, threads=1, seed=0)
