@@ -19,7 +19,8 @@ from hub import data, evaluator, training, weights
 
 from .model import PRIORS, AdversarialAutoencoder, sample_prior
 
-DEFAULTS = dict(epochs=20, batch_size=100, lr=5e-4, adversarial_lr=5e-4, betas=(0.5, 0.9), max_minutes=12,
+DEFAULTS = dict(epochs=20, batch_size=100, lr=5e-4, adversarial_lr=5e-5, critic_lr=5e-4, betas=(0.5, 0.9), r1_gamma=1.0,
+                max_minutes=12,
                 samples=10_000, threads=1, seed=0)
 
 
@@ -61,7 +62,7 @@ def train_prior(prior: str, out_dir: Path, epochs: int | None, seed: int | None,
     x = images(data.mnist("train")[0][:-evaluator.HELD_APART][:limit])
     model = AdversarialAutoencoder(prior)
     autoencoder = torch.optim.Adam([*model.encoder.parameters(), *model.decoder.parameters()], lr=cfg["lr"])
-    critic = torch.optim.Adam(model.discriminator.parameters(), lr=cfg["adversarial_lr"], betas=cfg["betas"])
+    critic = torch.optim.Adam(model.discriminator.parameters(), lr=cfg["critic_lr"], betas=cfg["betas"])
     encoder = torch.optim.Adam(model.encoder.parameters(), lr=cfg["adversarial_lr"], betas=cfg["betas"])
     log.info("AAE with a %s prior, %d parameters, config %s", prior, weights.parameter_count(model), cfg)
     started = time.time()
@@ -70,7 +71,7 @@ def train_prior(prior: str, out_dir: Path, epochs: int | None, seed: int | None,
         totals = np.zeros(3)
         for idx in tqdm(training.batches(len(x), cfg["batch_size"], generator), desc=f"epoch {epoch}",
                         total=-(-len(x) // cfg["batch_size"]), leave=False):
-            totals += aae_step(model, x[idx], autoencoder, critic, encoder, generator)
+            totals += aae_step(model, x[idx], autoencoder, critic, encoder, generator, cfg["r1_gamma"])
         totals /= -(-len(x) // cfg["batch_size"])
         minutes = (time.time() - started) / 60
         log.info("epoch %d  reconstruction %.2f  D loss %.3f  encoder-as-G loss %.3f  %.1f min", epoch, *totals, minutes)
@@ -87,7 +88,7 @@ def train_prior(prior: str, out_dir: Path, epochs: int | None, seed: int | None,
     return metrics
 
 
-def aae_step(model, x, autoencoder, critic, encoder, generator) -> tuple[float, float, float]:
+def aae_step(model, x, autoencoder, critic, encoder, generator, r1_gamma: float = 0.0) -> tuple[float, float, float]:
     """The paper's two phases on one batch: reconstruction, then regularization (D, then the
     encoder as D's adversary)."""
     reconstruction = model.reconstruction_loss(x)
@@ -95,10 +96,13 @@ def aae_step(model, x, autoencoder, critic, encoder, generator) -> tuple[float, 
     reconstruction.backward()
     autoencoder.step()
 
-    z_prior = sample_prior(model.prior, len(x), generator)
+    z_prior = sample_prior(model.prior, len(x), generator).requires_grad_(r1_gamma > 0)
     real, fake = model.discriminator(z_prior), model.discriminator(model.encode(x).detach())
     d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
               + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+    if r1_gamma > 0:            # R1 penalty (Mescheder et al. 2018): keeps D smooth on the prior
+        slope, = torch.autograd.grad(real.sum(), z_prior, create_graph=True)
+        d_loss = d_loss + r1_gamma / 2 * slope.pow(2).sum(1).mean()
     critic.zero_grad(set_to_none=True)
     d_loss.backward()
     critic.step()
