@@ -113,6 +113,16 @@ def api_fn(app, api_name: str):
     raise KeyError(api_name)
 
 
+def plugin_actions(plugin: str):
+    """`(demo, action) -> function` for the app built with only `plugin`, on the CPU."""
+    from hub.core import Hub
+    from hub.launcher import parse_inventory
+    from hub.ui import build_app
+
+    app = build_app(Hub.create(allow=plugin, entry_points=False, devices=parse_inventory("")))
+    return lambda demo, name: api_fn(app, f"{demo}_{name}")
+
+
 def evaluate_subset(demo: str, limit: int) -> dict:
     """`python -m hub evaluate DEMO --limit N --json` from the shipped weights, as a dict."""
     out = subprocess.run([sys.executable, "-m", "hub", "evaluate", demo, "--limit", str(limit), "--json"],

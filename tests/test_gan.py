@@ -4,13 +4,12 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
-from helpers import api_fn, evaluate_subset
+from helpers import evaluate_subset, plugin_actions
 
 from hub import weights
 from hub.core import Hub
 from hub.evaluator import frechet_distance
 from hub.launcher import parse_inventory
-from hub.ui import build_app
 from plugins.gan.model import DIGITS, GenerativeAdversarialNet, information_loss
 
 KINDS = ["gan", "dcgan", "cgan", "infogan"]
@@ -100,8 +99,7 @@ def test_generator_figures_recomputed_on_a_subset(kind):
 
 @pytest.fixture(scope="module")
 def action():
-    app = build_app(Hub.create(allow="gan", entry_points=False, devices=parse_inventory("")))
-    return lambda demo, name: api_fn(app, f"{demo}_{name}")
+    return plugin_actions("gan")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -5,13 +5,12 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
-from helpers import api_fn, evaluate_subset
+from helpers import evaluate_subset, plugin_actions
 from PIL import Image
 
 from hub import display, weights
 from hub.core import Hub
 from hub.launcher import parse_inventory
-from hub.ui import build_app
 from plugins.pixelrnn.model import PixelRNN, skew, unskew
 
 
@@ -103,8 +102,7 @@ def test_test_nll_recomputed_on_a_subset(demo):
 
 @pytest.fixture(scope="module")
 def action():
-    app = build_app(Hub.create(allow="pixelrnn", entry_points=False, devices=parse_inventory("")))
-    return lambda demo, name: api_fn(app, f"{demo}_{name}")
+    return plugin_actions("pixelrnn")
 
 
 @pytest.mark.parametrize("demo", DEMOS)
