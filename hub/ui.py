@@ -134,7 +134,7 @@ def build_app(hub: Hub) -> gr.Blocks:
     built = {demo.id: build_demo_blocks(hub, demo) for demo in shown}
     with gr.Blocks(title="Demo Hub") as app:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):              # every demo in view, however many
             for demo in shown:
                 with gr.Tab(demo.title, id=demo.id, elem_id=f"tab-{demo.id}"):
                     gr.Markdown(demo.description)
