@@ -19,9 +19,8 @@ from hub import data, evaluator, training, weights
 
 from .model import PRIORS, AdversarialAutoencoder, sample_prior
 
-DEFAULTS = dict(epochs=20, batch_size=100, lr=5e-4, adversarial_lr=5e-5, critic_lr=5e-4, betas=(0.5, 0.9), r1_gamma=1.0,
-                max_minutes=12,
-                samples=10_000, threads=1, seed=0)
+DEFAULTS = dict(epochs=20, batch_size=100, lr=5e-4, adversarial_lr=5e-5, critic_lr=5e-4, betas=(0.5, 0.9),
+                r1_gamma=1.0, max_minutes=12, samples=10_000, threads=1, seed=0)
 
 
 def images(x: np.ndarray) -> torch.Tensor:
@@ -130,7 +129,8 @@ epochs, no checkpoint selection (the last epoch is shipped); figures on the {m['
 
 ## Training
 Exact command: `python -m hub train aae` (trains both priors; this one is in `weights/aae/{prior}/`)
-Reconstruction: Adam lr {cfg['lr']}; regularization: Adam lr {cfg['adversarial_lr']}, betas {tuple(cfg['betas'])}; batch
+Reconstruction: Adam lr {cfg['lr']}; regularization: D Adam lr {cfg['critic_lr']} with an R1 penalty (gamma
+{cfg['r1_gamma']}), the encoder as D's adversary Adam lr {cfg['adversarial_lr']}, betas {tuple(cfg['betas'])}; batch
 {cfg['batch_size']}; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).
 
 ## Metrics

@@ -68,8 +68,8 @@ class GANDemo:
         return grid(images, steps)
 
     def code_sweep(self, seed, code):
-        """InfoGAN: rows are the ten categories (ordered by their matched digit), columns one continuous code from -2 to 2 (the
-        training range is -1 to 1: the outer columns extrapolate), the same z throughout."""
+        """InfoGAN: rows are the ten categories (in the order of their matched digits), columns one
+        continuous code from -2 to 2 (trained on -1 to 1: the outer columns extrapolate), one z."""
         seed = integer(seed, "Seed", 0, 2**31 - 1)
         if code not in ("c2", "c3"):
             raise InputError("Choose the continuous code to vary: c2 or c3.")

@@ -129,9 +129,7 @@ class GenerativeAdversarialNet(nn.Module):
         return (self.generate(self.latent(n, generator, **codes))[:, 0] + 1) / 2
 
 
-def information_loss(q: torch.Tensor, category: torch.Tensor, codes: torch.Tensor, weight: float = 1.0,
-                     category_weight: float = 1.0):
+def information_loss(q: torch.Tensor, category: torch.Tensor, codes: torch.Tensor, weight: float = 1.0):
     """-L_I up to the constant H(c): cross-entropy of the category, and for the continuous codes a
     fixed-variance Gaussian's negative log-likelihood (squared error); lambda = 1 in the paper."""
-    return (category_weight * F.cross_entropy(q[:, :DIGITS], category)
-            + weight * 0.5 * ((q[:, DIGITS:] - codes) ** 2).sum(1).mean())
+    return F.cross_entropy(q[:, :DIGITS], category) + weight * 0.5 * ((q[:, DIGITS:] - codes) ** 2).sum(1).mean()

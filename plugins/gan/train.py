@@ -100,8 +100,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
         d_total = g_total = 0.0
         for idx in tqdm(training.batches(len(x_fit), cfg["batch_size"], generator), desc=f"epoch {epoch}",
                         total=-(-len(x_fit) // cfg["batch_size"]), leave=False):
-            losses = adversarial_step(model, x_fit[idx], y_fit[idx], opt_g, opt_d, generator, cfg["real_label"],
-                                      cfg.get("category_weight", 1.0))
+            losses = adversarial_step(model, x_fit[idx], y_fit[idx], opt_g, opt_d, generator, cfg["real_label"])
             average.update_parameters(model)
             d_total, g_total = d_total + losses[0], g_total + losses[1]
         steps = -(-len(x_fit) // cfg["batch_size"])
@@ -128,8 +127,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     return metrics
 
 
-def adversarial_step(model, real, digits, opt_g, opt_d, generator, real_label: float,
-                     category_weight: float = 1.0) -> tuple[float, float]:
+def adversarial_step(model, real, digits, opt_g, opt_d, generator, real_label: float) -> tuple[float, float]:
     """One discriminator step, then one generator step with the non-saturating loss
     -log D(G(z)) (Goodfellow et al. 2014, Sec. 3) in place of log(1 - D(G(z)))."""
     n = len(real)
@@ -142,7 +140,7 @@ def adversarial_step(model, real, digits, opt_g, opt_d, generator, real_label: f
     d_loss = (F.binary_cross_entropy_with_logits(real_logit, torch.full_like(real_logit, real_label))
               + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
     if model.kind == "infogan":
-        d_loss = d_loss + information_loss(q, *model.codes_of(latent), category_weight=category_weight)
+        d_loss = d_loss + information_loss(q, *model.codes_of(latent))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
@@ -150,7 +148,7 @@ def adversarial_step(model, real, digits, opt_g, opt_d, generator, real_label: f
     fake_logit, q = model.discriminate(fake, fake_digits)
     g_loss = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
     if model.kind == "infogan":
-        g_loss = g_loss + information_loss(q, *model.codes_of(latent), category_weight=category_weight)
+        g_loss = g_loss + information_loss(q, *model.codes_of(latent))
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
