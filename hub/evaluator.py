@@ -100,6 +100,13 @@ def real_test_features() -> np.ndarray:
     return outputs(load(), data.mnist("test")[0])[0]
 
 
+def held_apart_features(count: int) -> np.ndarray:
+    """Features of `count` held-apart training digits: the reference for choosing a checkpoint
+    without looking at the test split."""
+    x, _ = data.mnist("train")
+    return outputs(load(), data.spread_subset(x[-HELD_APART:], count))[0]
+
+
 def judge(images, labels: np.ndarray | None = None) -> dict:
     """The evaluator's figures for a set of generated images (uint8 or [0, 1] floats, 28 x 28):
     FLD against the real test split, the share of each predicted digit, mean confidence, and,

@@ -1,4 +1,5 @@
-"""A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer."""
+"""A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer, clicks
+the AAE's latent map and sees that point decoded, and finds a broken plugin reported."""
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,3 +50,15 @@ def test_broken_plugin_shows_its_error_and_the_system_tab_lists_it(page):
     page.get_by_role("tab", name="System").click()
     page.get_by_role("button", name="Refresh").click()
     page.locator("#tab-system").get_by_text("boom at import").filter(visible=True).first.wait_for(timeout=10_000)
+
+
+def test_click_the_aae_map_and_see_that_point_decoded(page):
+    page.get_by_role("tab", name="AAE").click()
+    page.get_by_role("tab", name="Latent map").click()
+    page.locator("#aae-draw").click()
+    map_image = page.locator("#aae-map img")
+    map_image.wait_for(timeout=60_000)
+    box = map_image.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.25)
+    page.locator("#aae-where").filter(has_text="Decoded z = (").wait_for(timeout=30_000)
+    assert page.locator("#aae-decoded img").get_attribute("src")

@@ -12,6 +12,7 @@ from .model import PRIORS, sample_prior
 EXTENT = 7.0                 # the map shows z in [-EXTENT, EXTENT]^2
 SIZE = 420                   # pixels
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+ANY = "any"
 LABELS = {"mixture": "Mixture of 10 Gaussians", "swiss_roll": "Swiss roll"}
 
 
@@ -69,11 +70,13 @@ class AAEDemo:
             image = model.decode(z.to(next(model.parameters()).device))[0].cpu().numpy()
         return enlarge(image, 6), f"Decoded z = ({z[0, 0]:.2f}, {z[0, 1]:.2f})"
 
-    def samples(self, label, seed, count):
+    def samples(self, label, seed, count, digit=ANY):
+        """Decoded prior samples: from the whole prior, or from the part the chosen digit was given."""
         prior = prior_name(label)
         seed, count = integer(seed, "Seed", 0, 2**31 - 1), integer(count, "Number of digits", 1, 64)
+        parts = None if digit in (None, ANY) else torch.full((count,), integer(digit, "Digit", 0, 9))
         with self.models.use(prior) as model:
-            images = model.sample(count, torch.Generator().manual_seed(seed)).cpu().numpy()
+            images = model.sample(count, torch.Generator().manual_seed(seed), parts).cpu().numpy()
         return enlarge(tile(images, min(count, 8)), 3)
 
 
@@ -96,6 +99,8 @@ def build_ui(ctx) -> None:
         with gr.Row():
             seed = gr.Number(value=0, precision=0, label="Seed")
             n = gr.Slider(1, 64, value=32, step=1, label="Number of digits")
+            digit = gr.Dropdown([ANY, *map(str, range(10))], value=ANY,
+                                label="Part of the prior (training gave digit d the d-th part)")
             go = gr.Button("Sample from the prior and decode", variant="primary")
         grid = gr.Image(label="Samples", format="png")
-        ctx.on(go.click, "sample", demo.samples, [prior, seed, n], grid)
+        ctx.on(go.click, "sample", demo.samples, [prior, seed, n, digit], grid)

@@ -70,11 +70,6 @@ def evaluate(model: GenerativeAdversarialNet, limit: int | None = None, seed: in
     return {"split": "test", **metrics}
 
 
-def held_apart_features(count: int) -> np.ndarray:
-    x, _ = data.mnist("train")
-    return evaluator.outputs(evaluator.load(), data.spread_subset(x[-evaluator.HELD_APART:], count))[0]
-
-
 def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, seed: int | None = None,
           limit: int | None = None) -> dict:
     cfg = {**COMMON, **DEFAULTS[kind], **({"epochs": epochs} if epochs is not None else {}),
@@ -85,7 +80,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     x, y = data.mnist("train")
     x_fit = to_model_range(x[:-evaluator.HELD_APART][:limit])
     y_fit = torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
-    reference = held_apart_features(min(cfg["selection_samples"], limit or cfg["selection_samples"]))
+    reference = evaluator.held_apart_features(min(cfg["selection_samples"], limit or cfg["selection_samples"]))
     model = GenerativeAdversarialNet(kind, cfg["z_dim"], width=cfg.get("width", 64))
     G, D = model.generator, model.discriminator
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.get("generator_lr", cfg["lr"]), betas=cfg["betas"])
