@@ -4,6 +4,7 @@ Search order: the folder named by $DEMO_HUB_DATA, then ../shared/data beside the
 """
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -74,6 +75,25 @@ def mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"split must be train or test, not {split!r}")
     with np.load(dataset_dir("mnist") / f"{split}.npz") as npz:
         return npz["x"], npz["y"]
+
+
+MULTI30K_SPLITS = ("train", "val", "test_2016_flickr")
+
+
+def multi30k(split: str) -> tuple[list[str], list[str]]:
+    """Multi30k task 1: (English sentences, German sentences), aligned; split is train, val or test_2016_flickr."""
+    if split not in MULTI30K_SPLITS:
+        raise ValueError(f"split must be one of {', '.join(MULTI30K_SPLITS)}, not {split!r}")
+    folder = dataset_dir("multi30k")
+
+    def lines(language: str) -> list[str]:
+        with gzip.open(folder / f"{split}.{language}.gz", "rt", encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f]
+
+    english, german = lines("en"), lines("de")
+    if len(english) != len(german):
+        raise ValueError(f"multi30k {split}: {len(english)} English lines but {len(german)} German")
+    return english, german
 
 
 def spread_subset(x: np.ndarray, limit: int | None) -> np.ndarray:

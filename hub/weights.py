@@ -127,11 +127,13 @@ def load_model(cls, directory: Path) -> tuple[torch.nn.Module, dict]:
     return model.eval(), config
 
 
-def save(directory: Path, module: torch.nn.Module, config: dict) -> str:
-    """Write model.safetensors and config.json (with the file's SHA-256). Returns the hash."""
+def save(directory: Path, module: torch.nn.Module, config: dict, dtype: torch.dtype | None = None) -> str:
+    """Write model.safetensors and config.json (with the file's SHA-256). Returns the hash.
+    `dtype=torch.float16` halves the file (floating tensors only); loading casts back to the model's dtype."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in module.state_dict().items()}
     save_file(state, str(directory / WEIGHTS_FILE))
     digest = sha256_of(directory / WEIGHTS_FILE)
     (directory / CONFIG_FILE).write_text(json.dumps({**config, "sha256": digest}, indent=2) + "\n")

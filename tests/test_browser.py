@@ -1,5 +1,6 @@
 """A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer, clicks
-the AAE's latent map and sees that point decoded, and finds a broken plugin reported."""
+the AAE's latent map and sees that point decoded, translates a sentence, and finds a broken plugin
+reported."""
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -62,3 +63,12 @@ def test_click_the_aae_map_and_see_that_point_decoded(page):
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.25)
     page.locator("#aae-where").filter(has_text="Decoded z = (").wait_for(timeout=30_000)
     assert page.locator("#aae-decoded img").get_attribute("src")
+
+
+def test_translate_an_example_sentence(page):
+    page.get_by_role("tab", name="Translation", exact=True).click()
+    page.locator("#translation-input textarea").fill("A brown dog is running after the black dog.")
+    page.locator("#translation-go").click()
+    output = page.locator("#translation-output textarea")
+    page.wait_for_function("el => el.value.length > 0", arg=output.element_handle(), timeout=60_000)
+    assert "Hund" in output.input_value()

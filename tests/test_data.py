@@ -33,8 +33,18 @@ def test_shared_data_is_found_beside_the_project(monkeypatch):
     assert len(y) == 10000
 
 
+def test_multi30k_pairs_are_aligned_sentences():
+    english, german = data.multi30k("test_2016_flickr")
+    assert len(english) == len(german) == 1000
+    assert english[0] == "A man in an orange hat starring at something."
+    assert german[0].startswith("Ein Mann mit einem orangefarbenen Hut")
+    assert len(data.multi30k("train")[0]) == 29000 and len(data.multi30k("val")[1]) == 1014
+
+
 def test_unknown_names_and_splits():
     with pytest.raises(KeyError):
         data.dataset_dir("imagenet")
     with pytest.raises(ValueError):
         data.binarized_mnist("holdout")
+    with pytest.raises(ValueError, match="test_2016_flickr"):
+        data.multi30k("test")

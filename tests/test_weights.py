@@ -22,6 +22,17 @@ def test_round_trip_and_header_estimate(tmp_path):
     assert torch.equal(fresh.weight, model.weight)
 
 
+def test_half_precision_files_are_half_the_size_and_load_into_float32(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    weights.save(tmp_path, model, {"model": {}}, dtype=torch.float16)
+    assert weights.estimate_bytes(tmp_path) == (3 * 2 + 2) * 2
+    fresh = torch.nn.Linear(3, 2)
+    weights.load_into(fresh, tmp_path)
+    assert fresh.weight.dtype == torch.float32
+    assert torch.allclose(fresh.weight, model.weight, atol=1e-3) and not torch.equal(fresh.weight, model.weight)
+
+
 def test_missing_weights_say_so(tmp_path):
     with pytest.raises(weights.WeightsError, match="missing"):
         weights.load_into(Doubler(), tmp_path / "nowhere")

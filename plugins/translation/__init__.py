@@ -1,0 +1,58 @@
+"""English-to-German translation with the lecture's encoder-decoder Transformer, trained on
+Multi30k, with its attention maps; or a pretrained Hugging Face seq2seq checkpoint (MarianMT) in
+the same interface.
+
+Registration only describes the demo; torch models are built on first use.
+"""
+import os
+from functools import partial
+from pathlib import Path
+
+from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.weights import weights_dir
+
+__version__ = "1.0.0"
+DEMO_ID = "translation"
+TRAINED = "transformer (trained here)"
+PRETRAINED_ENV_VAR = "DEMO_HUB_TRANSLATION_MODEL"        # a local directory or a model id in the HF cache
+DESCRIPTION = """**Transformer** (Vaswani et al., 2017) translating English to German: an encoder of
+self-attention layers reads the sentence, a decoder writes the translation one subword at a time,
+attending to its own output so far (masked) and to the encoder's output (cross-attention). Trained
+here on Multi30k (image captions), so it knows that domain best."""
+
+
+def load_translator(directory=None):
+    from hub.weights import load_model
+
+    from .model import Transformer
+    from .tokenizer import load
+    from .translator import Translator
+
+    directory = directory or weights_dir(DEMO_ID)
+    return Translator(load_model(Transformer, directory)[0], load(directory))
+
+
+def load_pretrained(source: str):
+    from .pretrained import PretrainedTranslator
+
+    return PretrainedTranslator(source)
+
+
+def model_specs() -> list[ModelSpec]:
+    """The Transformer trained here, and the pretrained checkpoint named by $DEMO_HUB_TRANSLATION_MODEL if set."""
+    specs = [ModelSpec(TRAINED, load_translator, weights_dir(DEMO_ID))]
+    source = os.environ.get(PRETRAINED_ENV_VAR)
+    if source:
+        local = Path(source).expanduser()
+        specs.append(ModelSpec(f"pretrained: {source}", partial(load_pretrained, source),
+                               local if local.is_dir() else None))
+    return specs
+
+
+@hookimpl
+def register_demos(register):
+    register(DemoSpec(
+        id=DEMO_ID, title="Translation", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
+        models=model_specs(),
+        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+    ))
