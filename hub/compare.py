@@ -62,7 +62,8 @@ def floors(n: int, seed: int) -> list[list]:
 
 
 def measure(hub, demo, n: int, seed: int) -> tuple[np.ndarray, list]:
-    with hub.handle(demo.id).use() as model:
+    """A demo with several models (the AAE's priors) is measured on its first."""
+    with hub.handle(demo.id).use(demo.models[0].name) as model:
         started = time.perf_counter()
         images = demo.sample(model, n, torch.Generator().manual_seed(seed))
         seconds = time.perf_counter() - started

@@ -34,3 +34,9 @@ def test_no_model_chosen_gets_a_message(compare):
         list(compare([], 200, 0))
     with pytest.raises(gr.Error, match="Digits per model must be between 100 and 2000"):
         list(compare(["VAE"], 10**6, 0))
+
+
+def test_a_demo_with_several_models_is_measured_on_its_first(compare):
+    gallery, rows = list(compare(["AAE"], 100, 0))[-1]
+    assert [title for _, title in gallery] == ["AAE"]
+    assert rows[-1][0] == "AAE" and rows[-1][2] == "-" and rows[-1][3] > rows[0][3]

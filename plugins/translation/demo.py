@@ -11,6 +11,8 @@ import torch  # noqa: E402
 
 from hub.inputs import InputError, integer  # noqa: E402
 
+from .translator import MAX_SOURCE_TOKENS  # noqa: E402
+
 MAX_CHARS = 2000               # longer text is cut before tokenizing (the model reads 120 subwords anyway)
 AVERAGE = "average"
 METHODS = {"Beam search": "beam", "Greedy": "greedy"}
@@ -39,8 +41,6 @@ def clean_text(text) -> tuple[str, list[str]]:
 
 
 def reading_notices(translator, text: str) -> list[str]:
-    from .translator import MAX_SOURCE_TOKENS
-
     notices = []
     unknown = translator.unknown_characters(text)
     if unknown:

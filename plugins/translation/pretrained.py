@@ -65,7 +65,7 @@ class PretrainedTranslator:
     @torch.no_grad()
     def attention(self, text: str, beam: int = 1) -> tuple[str, Attention]:
         batch = self.encode([text])
-        output = self.generate([text], beam)[:, :]
+        output = self.generate([text], beam)
         result = self.model(**batch, decoder_input_ids=output[:, :-1], output_attentions=True)
         source = self.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
         target = self.tokenizer.convert_ids_to_tokens(output[0, 1:].tolist())

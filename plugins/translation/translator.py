@@ -8,7 +8,7 @@ import torch
 from tokenizers import Tokenizer
 
 from .model import Transformer
-from .tokenizer import BOS, EOS, PAD, UNK, unknown_characters
+from .tokenizer import BOS, EOS, PAD, unknown_characters
 
 MAX_SOURCE_TOKENS = 120           # longer input is cut here, and the demo says so
 
@@ -89,4 +89,4 @@ class Translator:
         return self.tokenizer.decode(ids), Attention(source_tokens, target_tokens, maps["encoder"], maps["cross"])
 
     def tokens(self, text: str) -> list[str]:
-        return [t if t != UNK else "<unk>" for t in self.tokenizer.encode(text).tokens]
+        return self.tokenizer.encode(text).tokens
