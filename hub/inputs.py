@@ -36,6 +36,15 @@ def integer(value, name: str, low: int, high: int) -> int:
     return int(value)
 
 
+def one_of(value, name: str, choices: list[str]) -> str:
+    """`value` if it is one of `choices` (empty means the only choice, when there is one), else an InputError."""
+    if value in (None, "") and len(choices) == 1:
+        return choices[0]
+    if value not in choices:
+        raise InputError(f"Unknown {name} {value!r}: choose one of {', '.join(map(str, choices))}.")
+    return value
+
+
 def _open_image(path) -> Image.Image:
     path = Path(path)
     if not path.is_file():
@@ -90,6 +99,8 @@ def grayscale_ink(value, empty_message: str = "The canvas is empty: draw a digit
             gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     else:
         gray = array
+    if array.ndim == 3 and array.shape[2] == 4 and alpha.min() > 0.99 and gray.max() < 0.05:
+        raise InputError("The canvas is all ink: clear it and draw a digit.")
     if np.median(gray) > 0.5:          # dark ink on a light page -> light ink on black, like MNIST
         gray = 1.0 - gray
     if gray.max() - gray.min() < 0.05:

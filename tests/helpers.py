@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -103,6 +104,17 @@ def write_plugin(folder: Path, name: str, weights_dir: Path, fail: str = "", dem
         path = folder / f"{name}.py"
     path.write_text(source)
     return path
+
+
+class OneModel:
+    """A stand-in for a demo's lazy model handle, serving one model already built."""
+
+    def __init__(self, model):
+        self.model = model
+
+    @contextmanager
+    def use(self, name=None):
+        yield self.model
 
 
 def api_fn(app, api_name: str):

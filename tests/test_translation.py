@@ -2,12 +2,11 @@
 a pretrained Marian checkpoint built here, and the shipped weights' BLEU recomputed on a subset."""
 import io
 import json
-from contextlib import contextmanager
 
 import gradio as gr
 import pytest
 import torch
-from helpers import evaluate_subset, plugin_actions
+from helpers import OneModel, evaluate_subset, plugin_actions
 
 from hub import data, weights
 from hub.inputs import InputError
@@ -36,15 +35,6 @@ def tiny_translator(tokenizer, tmp_path):
     weights.save(tmp_path, Transformer(**config), {"model": config}, dtype=torch.float16)
     tokenizer.save(str(tmp_path / "tokenizer.json"))
     return load_translator(tmp_path)
-
-
-class OneModel:
-    def __init__(self, model):
-        self.model = model
-
-    @contextmanager
-    def use(self, name=None):
-        yield self.model
 
 
 def test_the_tokenizer_round_trips_text_and_names_what_it_cannot_spell(tokenizer):

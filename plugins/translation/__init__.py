@@ -4,11 +4,8 @@ the same interface.
 
 Registration only describes the demo; torch models are built on first use.
 """
-import os
-from functools import partial
-from pathlib import Path
-
 from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.pretrained import specs_from_env
 from hub.weights import weights_dir
 
 __version__ = "1.0.0"
@@ -40,13 +37,7 @@ def load_pretrained(source: str):
 
 def model_specs() -> list[ModelSpec]:
     """The Transformer trained here, and the pretrained checkpoint named by $DEMO_HUB_TRANSLATION_MODEL if set."""
-    specs = [ModelSpec(TRAINED, load_translator, weights_dir(DEMO_ID))]
-    source = os.environ.get(PRETRAINED_ENV_VAR)
-    if source:
-        local = Path(source).expanduser()
-        specs.append(ModelSpec(f"pretrained: {source}", partial(load_pretrained, source),
-                               local if local.is_dir() else None))
-    return specs
+    return [ModelSpec(TRAINED, load_translator, weights_dir(DEMO_ID)), *specs_from_env(PRETRAINED_ENV_VAR, load_pretrained)]
 
 
 @hookimpl

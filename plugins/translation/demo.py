@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from hub.inputs import InputError, integer  # noqa: E402
+from hub.inputs import InputError, integer, one_of  # noqa: E402
 
 from .translator import MAX_SOURCE_TOKENS  # noqa: E402
 
@@ -81,17 +81,10 @@ class TranslationDemo:
     def __init__(self, models, model_names: list[str]):
         self.models, self.model_names = models, model_names
 
-    def model_name(self, label) -> str:
-        if label in (None, "") and len(self.model_names) == 1:
-            return self.model_names[0]
-        if label not in self.model_names:
-            raise InputError(f"Unknown model {label!r}: choose one of {', '.join(self.model_names)}.")
-        return label
-
     def translate(self, text, method, beam_size, model_label=None):
         text, notices = clean_text(text)
         beam = beam_width(method, beam_size)
-        with self.models.use(self.model_name(model_label)) as translator:
+        with self.models.use(one_of(model_label, "model", self.model_names)) as translator:
             notices += reading_notices(translator, text)
             output = translator.translate([text], beam=beam)[0]
             tokens = translator.tokens(text)
@@ -104,7 +97,7 @@ class TranslationDemo:
         kind = KINDS.get(kind, kind)
         if kind not in KINDS.values():
             raise InputError(f"Unknown attention {kind!r}: choose {' or '.join(KINDS)}.")
-        with self.models.use(self.model_name(model_label)) as translator:
+        with self.models.use(one_of(model_label, "model", self.model_names)) as translator:
             notices += reading_notices(translator, text)
             output, maps = translator.attention(text, beam)
         layers = maps.encoder if kind == "encoder" else maps.cross

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import torch
 
+from hub.pretrained import load_local
+
 from .translator import MAX_SOURCE_TOKENS, Attention
 
 class PretrainedTranslator:
     def __init__(self, source: str):
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-            self.model = AutoModelForSeq2SeqLM.from_pretrained(
-                source, local_files_only=True, attn_implementation="eager").eval()      # eager returns attention weights
-        except OSError as error:
-            raise OSError(f"{source!r} is neither a local model directory nor a model in the local "
-                          f"Hugging Face cache ({error})") from None
+        self.tokenizer = load_local(AutoTokenizer, source)
+        # the eager implementation returns attention weights
+        self.model = load_local(AutoModelForSeq2SeqLM, source, attn_implementation="eager").eval()
         self.name = f"Pretrained: {source}"
 
     def to(self, device) -> "PretrainedTranslator":

@@ -1,0 +1,107 @@
+"""The ViT demo: draw, upload or pick a test digit; see the top-k probabilities, the patches the
+model reads, the attention rollout over the input and the class token's attention per layer and head."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from hub import data
+from hub.display import enlarge
+from hub.inputs import InputError, integer, one_of
+
+ROLLOUT = "rollout (all layers)"
+AVERAGE = "average"
+VIEW = 224                      # pixels a side of the pictures shown
+
+
+def upscale(image: np.ndarray, size: int = VIEW) -> np.ndarray:
+    """[H, W] or [H, W, 3] in [0, 1] -> RGB uint8 size x size, crisp pixels."""
+    rgb = np.repeat(image[..., None], 3, 2) if image.ndim == 2 else image
+    return np.asarray(Image.fromarray((255 * np.clip(rgb, 0, 1)).astype(np.uint8)).resize((size, size), Image.NEAREST))
+
+
+def patch_grid(image: np.ndarray, grid: int) -> np.ndarray:
+    """The input with the patch borders drawn: what the Transformer reads as grid x grid tokens."""
+    out = upscale(image).copy()
+    for k in range(1, grid):
+        edge = round(k * VIEW / grid)
+        out[edge, :] = out[:, edge] = (255, 80, 80)
+    return out
+
+
+def overlay(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The input under a heat map of `weights` ([grid, grid] in [0, 1])."""
+    from matplotlib import colormaps
+
+    heat = colormaps["inferno"](np.asarray(Image.fromarray((255 * weights).astype(np.uint8)).resize(
+        (VIEW, VIEW), Image.BILINEAR), np.float32) / 255)[..., :3]
+    return (255 * (0.45 * upscale(image) / 255 + 0.55 * heat)).astype(np.uint8)
+
+
+class ViTDemo:
+    def __init__(self, models, model_names: list[str]):
+        self.models, self.model_names = models, model_names
+
+    def classify(self, image, model_label=None, layer=ROLLOUT, head=AVERAGE, top_k=5):
+        top_k = integer(top_k, "Top k", 1, 20)
+        with self.models.use(one_of(model_label, "model", self.model_names)) as classifier:
+            reading = classifier.read(image)
+        layers, heads = len(reading.attentions), reading.attentions[0].size(0)
+        if layer in (None, ROLLOUT):
+            weights, what = reading.rollout(), "Attention rollout of the class token (Abnar & Zuidema 2020)"
+        else:
+            index = integer(layer, "Layer", 1, layers) - 1
+            head_index = None if head in (None, AVERAGE) else integer(head, "Head", 1, heads) - 1
+            weights = reading.class_token_attention(index, head_index)
+            what = f"Class token's attention, layer {index + 1}, " + (
+                "average of heads" if head_index is None else f"head {head_index + 1}")
+        top = dict(sorted(reading.probabilities.items(), key=lambda kv: -kv[1])[:top_k])
+        note = (f"{what}. The model cut the image into {reading.grid} x {reading.grid} = {reading.grid ** 2} patches "
+                f"and has {layers} layers of {heads} heads.")
+        return top, patch_grid(reading.seen, reading.grid), overlay(reading.seen, weights), note
+
+    def classify_test_digit(self, index, model_label=None, layer=ROLLOUT, head=AVERAGE, top_k=5):
+        try:
+            x, y = data.mnist("test")
+        except data.DataNotFound as error:
+            raise InputError(f"Test digits are not available here: {error}") from None
+        index = integer(index, "Test image number", 0, len(x) - 1)
+        outputs = self.classify(x[index].astype(np.float32) / 255, model_label, layer, head, top_k)
+        return (*outputs[:3], f"Test digit {index}, labelled {y[index]}. " + outputs[3])
+
+
+def build_ui(ctx) -> None:
+    from hub.ui import digit_sketchpad
+
+    names = [spec.name for spec in ctx.demo.models]
+    demo = ViTDemo(ctx.models, names)
+    with gr.Row():
+        model = gr.Radio(names, value=names[0], label="Model", visible=len(names) > 1)
+        layer = gr.Dropdown([ROLLOUT, *map(str, range(1, 25))], value=ROLLOUT, label="Attention shown")
+        head = gr.Dropdown([AVERAGE, *map(str, range(1, 17))], value=AVERAGE, label="Head (for one layer)")
+        top_k = gr.Slider(1, 10, value=5, step=1, label="Top k")
+    with gr.Row():
+        with gr.Column():
+            with gr.Tab("Draw"):
+                sketch = digit_sketchpad("vit-sketchpad")
+                draw_button = gr.Button("Classify drawing", variant="primary", elem_id="vit-classify")
+            with gr.Tab("Upload"):
+                upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], format="png")
+                upload_button = gr.Button("Classify image", variant="primary")
+            with gr.Tab("Test digit"):
+                index = gr.Number(value=0, precision=0, label="MNIST test image number (0-9999)")
+                gr.Examples([[0], [18], [247], [1901]], inputs=index, label="Test digits to try")
+                test_button = gr.Button("Classify test digit", variant="primary")
+        with gr.Column():
+            probabilities = gr.Label(label="Top k", elem_id="vit-label")
+            with gr.Row():
+                patches = gr.Image(label="What the model reads: the patches", format="png")
+                attention = gr.Image(label="Where the class token looks", format="png")
+            note = gr.Markdown()
+    options = [model, layer, head, top_k]
+    outputs = [probabilities, patches, attention, note]
+    ctx.on(draw_button.click, "classify", demo.classify, [sketch, *options], outputs)
+    # raw upload (preprocess=False), so a file that is no image gets our message, not a decoder's
+    ctx.on(upload_button.click, "classify_upload", demo.classify, [upload, *options], outputs, preprocess=False)
+    ctx.on(test_button.click, "classify_test_digit", demo.classify_test_digit, [index, *options], outputs)

@@ -1,0 +1,131 @@
+"""Training of the ViT on grayscale MNIST: the first 50,000 training images (random affine
+augmentation), the epoch chosen on the 10,000 held-apart training images, figures on the test split."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hub import data, training, weights
+from hub.evaluator import HELD_APART
+from hub.inputs import to_mnist
+
+from .model import ViT
+
+MODEL = dict(patch_size=4, d_model=96, depth=6, heads=4, d_mlp=192, dropout=0.0)
+DEFAULTS = dict(**MODEL, lr=1e-3, min_lr=1e-5, epochs=16, batch_size=128, ema_decay=0.999, validate_every=1,
+                patience=100, max_minutes=40, rotate_degrees=10, scale=0.1, shift_pixels=2, seed=0)
+
+
+def as_images(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x.astype(np.float32) / 255)
+
+
+def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float, scale: float, shift: float) -> torch.Tensor:
+    """Each image rotated, scaled and shifted a little (a digit stays a digit)."""
+    n = len(x)
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
+    factor = 1 + (torch.rand(n, generator=generator) * 2 - 1) * scale
+    offset = (torch.rand(n, 2, generator=generator) * 2 - 1) * shift * 2 / 28
+    cos, sin = angle.cos() / factor, angle.sin() / factor
+    theta = torch.stack([torch.stack([cos, -sin, offset[:, 0]], 1), torch.stack([sin, cos, offset[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, (n, 1, 28, 28), align_corners=False)
+    return F.grid_sample(x[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
+
+
+@torch.no_grad()
+def accuracy(model: ViT, images: torch.Tensor, labels: np.ndarray) -> float:
+    model.eval()
+    predicted = torch.cat([model(images[i:i + 1000]).argmax(1) for i in range(0, len(images), 1000)])
+    return float((predicted.numpy() == np.asarray(labels)).mean())
+
+
+def usps_as_mnist(x: np.ndarray) -> torch.Tensor:
+    """USPS digits fill their 16 x 16 box; MNIST's preprocessing puts them in 20 x 20 inside 28 x 28."""
+    return torch.from_numpy(np.stack([to_mnist(image) for image in x]))
+
+
+def evaluate(model, limit: int | None = None) -> dict:
+    """Accuracy on the MNIST test split and, out of distribution, on the USPS test digits.
+    `model` is the ViT, the demo's classifier, or the lazy handle when a pretrained model was added."""
+    if hasattr(model, "use"):
+        with model.use() as classifier:
+            return evaluate(classifier, limit)
+    model = getattr(model, "model", model)
+    x, y = data.mnist("test")
+    x, y = data.spread_subset(x, limit), data.spread_subset(y, limit)
+    with np.load(data.dataset_dir("usps") / "usps.npz") as usps:
+        ux, uy = data.spread_subset(usps["x_test"], limit), data.spread_subset(usps["y_test"], limit)
+    return {"split": "test", "examples": len(x), "accuracy": round(accuracy(model, as_images(x), y), 4),
+            "usps_examples": len(ux), "usps_accuracy": round(accuracy(model, usps_as_mnist(ux), uy), 4)}
+
+
+def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
+    cfg = {**DEFAULTS, **({"epochs": epochs} if epochs is not None else {}),
+           **({"seed": seed} if seed is not None else {})}
+    torch.set_num_threads(2)
+    out_dir = Path(out_dir)
+    log = training.training_logger("vit", out_dir)
+    generator = training.seed_everything(cfg["seed"])
+    x, y = data.mnist("train")
+    x_fit, y_fit = as_images(x[:-HELD_APART][:limit]), torch.from_numpy(y[:-HELD_APART][:limit].astype(np.int64))
+    x_valid, y_valid = as_images(x[-HELD_APART:][:limit]), y[-HELD_APART:][:limit]
+    model = ViT(**{k: cfg[k] for k in MODEL})
+    log.info("ViT, %d parameters, config %s", weights.parameter_count(model), cfg)
+
+    def loss(m, batch, epoch):
+        images, labels = batch
+        images = random_affine(images, generator, cfg["rotate_degrees"], cfg["scale"], cfg["shift_pixels"])
+        return F.cross_entropy(m(images), labels)
+
+    best = training.fit(model, (x_fit, y_fit), cfg, loss, lambda m: accuracy(m, x_valid, y_valid), generator, log)
+    model.load_state_dict(best["state"])
+    metrics = {**evaluate(model, limit), "held_apart_accuracy": round(best["valid"], 4)}
+    log.info("test metrics %s", json.dumps(metrics))
+    config = {"model": {k: cfg[k] for k in MODEL}, "metrics": metrics,
+              "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
+                           "minutes": round(best["minutes"], 1), "parameters": weights.parameter_count(model)}}
+    digest = weights.save(out_dir, model, config)
+    (out_dir / weights.CARD_FILE).write_text(model_card(config, digest))
+    return metrics
+
+
+def model_card(config: dict, digest: str) -> str:
+    m, t, c = config["metrics"], config["training"], config["model"]
+    return f"""# Vision Transformer (Dosovitskiy et al. 2021) trained from scratch on MNIST
+
+{c['patch_size']} x {c['patch_size']}-pixel patches ({(28 // c['patch_size']) ** 2} tokens) linearly embedded to d = {c['d_model']}, a learnable class
+token, learned position embeddings, {c['depth']} pre-norm Transformer encoder layers ({c['heads']} heads, MLP {c['d_mlp']}, GELU)
+from the hub's shared blocks, and a linear head on the class token's output. {t['parameters']:,} parameters.
+
+## Data
+Grayscale MNIST: trained on the first 50,000 training images, each randomly rotated (up to
+{t['rotate_degrees']} degrees), scaled (up to {100 * t['scale']:.0f}%) and shifted (up to {t['shift_pixels']} pixels); the epoch chosen by accuracy on
+the 10,000 held-apart training images (epoch {t['best_epoch']} of {t['last_epoch']}); reported once on the {m['examples']:,} test images.
+USPS (out of distribution): the {m['usps_examples']:,} USPS test digits, put into MNIST's format (fit in 20 x 20, centred by
+mass in 28 x 28), as the demo does with drawings.
+
+## Training
+Exact command: `python -m hub train vit`
+Adam, lr {t['lr']} cosine-decayed to {t['min_lr']} over {t['epochs']} epochs, batch {t['batch_size']}, EMA of the weights (decay
+{t['ema_decay']}); seed {t['seed']}; {t['minutes']:.0f} minutes on 2 CPU threads.
+
+## Metrics
+| metric | value |
+|---|---|
+| MNIST test accuracy ({m['examples']:,} images) | **{100 * m['accuracy']:.2f}%** |
+| held-apart accuracy (10,000 training images not trained on) | {100 * m['held_apart_accuracy']:.2f}% |
+| USPS test accuracy ({m['usps_examples']:,} digits, never trained on) | {100 * m['usps_accuracy']:.2f}% |
+
+Published ViTs trained from scratch on MNIST reach about 99.5% (99.65% with augmentation).
+
+Reproduce: `python -m hub evaluate vit --json`.
+
+## Files
+- `model.safetensors` SHA-256: `{digest}`
+- `config.json`, `train.log`
+"""
