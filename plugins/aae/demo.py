@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 from hub.display import enlarge, test_digits, tile
 from hub.inputs import InputError, integer
 
-from .model import PRIORS, sample_prior
+from .model import sample_prior
 
 EXTENT = 7.0                 # the map shows z in [-EXTENT, EXTENT]^2
 SIZE = 420                   # pixels

@@ -7,7 +7,6 @@ import numpy as np
 from PIL import Image
 
 from hub import data
-from hub.display import enlarge
 from hub.inputs import InputError, integer, one_of
 
 ROLLOUT = "rollout (all layers)"
