@@ -124,8 +124,9 @@ class EncoderLayer(nn.Module):
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.attention_block, self.feed_forward_block = (Residual(d_model, dropout, norm_first) for _ in range(2))
 
-    def forward(self, x, mask=None):
-        x, weights = self.attention_block(x, lambda h: self.self_attention(h, h, h, mask))
+    def forward(self, x, mask=None, cache: dict | None = None):
+        """`cache`: this layer's keys and values so far, when a causal (decoder-only) stack decodes step by step."""
+        x, weights = self.attention_block(x, lambda h: self.self_attention(h, h, h, mask, cache))
         x, _ = self.feed_forward_block(x, lambda h: (self.feed_forward(h), None))
         return x, weights
 

@@ -55,6 +55,14 @@ def test_digits() -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"Test digits are not available here: {error}") from None
 
 
+def grayscale_test_digits() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's grayscale test digits (uint8) and labels, or an InputError that says where the data is missing."""
+    try:
+        return data.mnist("test")
+    except data.DataNotFound as error:
+        raise InputError(f"Test digits are not available here: {error}") from None
+
+
 def likelihood_plot(log_px: float, reference: dict):
     """The validation distribution of log p(x) as a box plot, with this image marked."""
     import matplotlib

@@ -41,22 +41,34 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None = None):
         yield order[start:start + batch_size]
 
 
+def learning_rate_schedule(optimizer, cfg: dict, steps_per_epoch: int):
+    """Cosine decay from lr to min_lr over the run, after an optional linear warm-up."""
+    warmup = round(cfg.get("warmup_epochs", 0) * steps_per_epoch)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=max(1, cfg["epochs"] * steps_per_epoch - warmup), eta_min=cfg["min_lr"])
+    if not warmup:
+        return cosine
+    linear = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1 / warmup, total_iters=warmup)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [linear, cosine], milestones=[warmup])
+
+
 def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, validate, generator, log,
         selectable=lambda epoch: True) -> dict:
     """Adam with a cosine-decayed learning rate; returns the best validation checkpoint of an
     exponential moving average of the weights (smoother than the raw weights; generalises better).
 
     cfg: lr, min_lr, epochs, batch_size, ema_decay, validate_every, patience, and optionally
-    max_minutes (a wall-clock budget) and clip_norm (gradient norm clipping, for recurrent nets). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
+    max_minutes (a wall-clock budget), clip_norm (gradient norm clipping, for recurrent nets),
+    warmup_epochs (a linear warm-up before the cosine, for transformers) and weight_decay (AdamW). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
     is maximised; only epochs where `selectable(epoch)` may be picked. Stops after `patience`
     epochs without a better validation score. `x_train` may be a tuple of tensors (inputs,
     labels): loss_fn then gets the tuple of their batches."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    optimizer = (torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+                 if cfg.get("weight_decay") else torch.optim.Adam(model.parameters(), lr=cfg["lr"]))
     columns = x_train if isinstance(x_train, tuple) else (x_train,)
     count = len(columns[0])
     steps_per_epoch = math.ceil(count / cfg["batch_size"])
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=cfg["epochs"] * steps_per_epoch, eta_min=cfg["min_lr"])
+    schedule = learning_rate_schedule(optimizer, cfg, steps_per_epoch)
     average = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
     best = {"valid": -float("inf"), "state": None, "epoch": 0}

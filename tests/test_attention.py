@@ -76,6 +76,19 @@ def test_decoding_step_by_step_with_the_cache_equals_the_full_pass(norm_first):
     assert cache["self"]["k"].shape == (2, 4, 6, 4)              # one cached key per position so far
 
 
+def test_a_causal_encoder_layer_decodes_step_by_step_with_the_cache():
+    """The decoder-only (GPT / DALL-E) use of the encoder layer: a prefix at once, then one position a step."""
+    torch.manual_seed(0)
+    layer = EncoderLayer(d_model=16, heads=4, d_ff=32).eval()
+    x = torch.randn(2, 7, 16)
+    full, _ = layer(x, causal_mask(7))
+    cache = {}
+    prefix, _ = layer(x[:, :3], causal_mask(3), cache=cache)
+    steps = [prefix] + [layer(x[:, t:t + 1], cache=cache)[0] for t in range(3, 7)]
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+    assert cache["k"].shape == (2, 4, 7, 4)
+
+
 def test_reorder_cache_keeps_the_chosen_hypotheses():
     caches = [{"self": {"k": torch.arange(3.0)[:, None], "v": torch.arange(3.0)[:, None]}, "cross": {"static": True}}]
     reorder_cache(caches, torch.tensor([2, 2, 0]))

@@ -6,8 +6,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from hub import data
-from hub.inputs import InputError, integer, one_of
+from hub.display import grayscale_test_digits
+from hub.inputs import integer, one_of
 
 ROLLOUT = "rollout (all layers)"
 AVERAGE = "average"
@@ -61,10 +61,7 @@ class ViTDemo:
         return top, patch_grid(reading.seen, reading.grid), overlay(reading.seen, weights), note
 
     def classify_test_digit(self, index, model_label=None, layer=ROLLOUT, head=AVERAGE, top_k=5):
-        try:
-            x, y = data.mnist("test")
-        except data.DataNotFound as error:
-            raise InputError(f"Test digits are not available here: {error}") from None
+        x, y = grayscale_test_digits()
         index = integer(index, "Test image number", 0, len(x) - 1)
         outputs = self.classify(x[index].astype(np.float32) / 255, model_label, layer, head, top_k)
         return (*outputs[:3], f"Test digit {index}, labelled {y[index]}. " + outputs[3])

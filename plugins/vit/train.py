@@ -16,9 +16,10 @@ from hub.inputs import to_mnist
 
 from .model import ViT
 
-MODEL = dict(patch_size=4, d_model=96, depth=6, heads=4, d_mlp=192, dropout=0.0)
-DEFAULTS = dict(**MODEL, lr=1e-3, min_lr=1e-5, epochs=16, batch_size=128, ema_decay=0.999, validate_every=1,
-                patience=100, max_minutes=40, rotate_degrees=10, scale=0.1, shift_pixels=2, seed=0)
+MODEL = dict(patch_size=4, d_model=64, depth=6, heads=4, d_mlp=128, dropout=0.0)
+DEFAULTS = dict(**MODEL, lr=1e-3, min_lr=1e-5, warmup_epochs=3, weight_decay=0.05, label_smoothing=0.1, epochs=60,
+                batch_size=128, ema_decay=0.999, validate_every=1, patience=100, max_minutes=70,
+                rotate_degrees=10, scale=0.1, shift_pixels=2, seed=0)
 
 
 def as_images(x: np.ndarray) -> torch.Tensor:
@@ -80,7 +81,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     def loss(m, batch, epoch):
         images, labels = batch
         images = random_affine(images, generator, cfg["rotate_degrees"], cfg["scale"], cfg["shift_pixels"])
-        return F.cross_entropy(m(images), labels)
+        return F.cross_entropy(m(images), labels, label_smoothing=cfg["label_smoothing"])
 
     best = training.fit(model, (x_fit, y_fit), cfg, loss, lambda m: accuracy(m, x_valid, y_valid), generator, log)
     model.load_state_dict(best["state"])

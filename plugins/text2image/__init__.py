@@ -1,0 +1,32 @@
+"""Text-to-image in the manner of DALL-E: a VQ-VAE turns digits into 7 x 7 image tokens, a decoder-only
+transformer writes those tokens after a caption, and the hub's evaluator re-ranks the samples.
+
+Registration only describes the demo; torch models are built on first use.
+"""
+from hub import DemoSpec, ModelSpec, hookimpl, lazy
+from hub.weights import weights_dir
+
+__version__ = "1.0.0"
+DEMO_ID = "text2image"
+DESCRIPTION = """**Text-to-image, a small DALL-E** (Ramesh et al., 2021). Stage 1: a VQ-VAE turns each 28 x 28
+digit into a 7 x 7 grid of image tokens (codes from a codebook of 128) and back. Stage 2: a decoder-only
+transformer reads the caption's words and then writes the 49 image tokens one at a time, each from the
+caption and the tokens before it (a causal mask). Several samples are drawn and re-ranked by the hub's
+digit classifier and by measuring thickness and slant, the way DALL-E re-ranked its samples with CLIP."""
+
+
+def load_model(directory=None):
+    from hub.weights import load_model as load
+
+    from .model import SmallDallE
+
+    return load(SmallDallE, directory or weights_dir(DEMO_ID))[0]
+
+
+@hookimpl
+def register_demos(register):
+    register(DemoSpec(
+        id=DEMO_ID, title="Text to image", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
+        models=[ModelSpec("small DALL-E", load_model, weights_dir(DEMO_ID))],
+        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+    ))

@@ -1,0 +1,121 @@
+"""The text-to-image demo: a caption in, re-ranked samples out; and the image tokenizer on its own."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hub import evaluator
+from hub.display import enlarge, grayscale_test_digits
+from hub.inputs import integer, number
+
+from .captions import measure, slant_word, thickness_word
+from .train import property_agreement, rerank_scores
+
+EXAMPLES = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
+            "thick 8, standing upright", "a digit slanted to the right"]
+RANKING_COLUMNS = ["rank", "evaluator reads", "p(named digit)", "thickness (px)", "slant", "properties met", "score"]
+
+
+def describe(thickness: float, slant: float) -> tuple[str, str]:
+    return (f"{thickness:.2f} ({thickness_word(thickness) or 'medium'})",
+            f"{slant:+.2f} ({slant_word(slant) or 'between bands'})")
+
+
+class Text2ImageDemo:
+    def __init__(self, models, sampling: dict | None = None):
+        """`sampling`: the defaults chosen after training (config.json), shown on the sliders."""
+        self.models, self.sampling = models, {"temperature": 1.0, "top_k": None, **(sampling or {})}
+
+    def generate(self, caption, count=8, temperature=None, top_k=None, seed=0):
+        """Samples for the caption, best first by the re-ranking score, with the ranking and the top
+        sample's image tokens."""
+        count = integer(count, "Number of samples", 1, 64)
+        seed = integer(seed, "Seed", 0, 2**31 - 1)
+        with self.models.use() as model:
+            defaults = model.default_sampling()
+            temperature = number(defaults["temperature"] if temperature is None else temperature, "Temperature",
+                                 0.05, 3.0)
+            top_k = integer(defaults["top_k"] or 0 if top_k is None else top_k, "Top-k", 0, model.vqvae.codes) or None
+            read = model.captions.read(caption)
+            images, tokens = model.sample(model.caption_ids([caption] * count), torch.Generator().manual_seed(seed),
+                                          temperature, top_k)
+        images, tokens = images.cpu().numpy(), tokens.cpu().numpy()
+        _, probabilities = evaluator.outputs(evaluator.load(), images)
+        named = (read.thickness is not None) + (read.slant is not None)
+        met = property_agreement(images, read.thickness, read.slant)
+        scores = rerank_scores(probabilities, read.digit, met, named)
+        order = np.argsort(-scores, kind="stable")
+        thickness, slant = measure(images)
+        rows, gallery = [], []
+        for rank, i in enumerate(order, 1):
+            reads = int(probabilities[i].argmax())
+            p_named = probabilities[i, read.digit] if read.digit is not None else probabilities[i].max()
+            t, s = describe(thickness[i], slant[i])
+            rows.append([rank, reads, round(float(p_named), 3), t, s, f"{int(met[i])} of {named}", round(float(scores[i]), 3)])
+            gallery.append((enlarge(images[i], 4), f"#{rank}: reads {reads}, score {scores[i]:.2f}"))
+        return gallery, rows, tokens[order[0]].tolist(), self.reading_note(read, model.captions.known_words())
+
+    @staticmethod
+    def reading_note(read, known_words: str) -> str:
+        note = f"The model read: **{' '.join(read.words)}**"
+        named = [w for w in (read.digit, read.thickness, read.slant) if w is not None]
+        note += f" (it will be checked for: {', '.join(map(str, named))})." if named else "."
+        if read.digit is None:
+            note += " No digit named: the model draws any digit; the score uses the evaluator's top probability."
+        if read.unknown:
+            note += (f"\n\nWords the model does not know, left out: *{', '.join(read.unknown)}*. "
+                     f"It knows: {known_words}.")
+        return note
+
+    def tokenize(self, index):
+        """A test digit, its 7 x 7 image tokens and the VQ-VAE's reconstruction from those tokens."""
+        x, y = grayscale_test_digits()
+        index = integer(index, "Test image number", 0, len(x) - 1)
+        image = torch.from_numpy(x[index:index + 1].astype(np.float32) / 255)
+        with self.models.use() as model, torch.no_grad():
+            model.eval()
+            tokens = model.vqvae.encode(image.to(model.transformer.head.weight.device))
+            reconstruction = model.vqvae.decode(tokens)[0].cpu().numpy()
+        error = float(np.mean((reconstruction - image[0].numpy()) ** 2))
+        note = (f"Test digit {index}, labelled {y[index]}: 784 pixels become {tokens.numel()} tokens "
+                f"(each one of {model.vqvae.codes} codes); squared error of the reconstruction {error:.4f} a pixel.")
+        return enlarge(image[0].numpy(), 8), tokens[0].cpu().tolist(), enlarge(reconstruction, 8), note
+
+
+def build_ui(ctx) -> None:
+    import gradio as gr
+
+    from hub.weights import read_config
+
+    sampling = read_config(ctx.demo.models[0].weights_dir).get("sampling", {})
+    demo = Text2ImageDemo(ctx.models, sampling)
+    with gr.Tab("Generate"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                caption = gr.Textbox(value=EXAMPLES[0], label="Caption", elem_id="t2i-caption")
+                gr.Examples([[e] for e in EXAMPLES], inputs=caption, label="Captions to try")
+                count = gr.Slider(1, 64, value=8, step=1, label="Number of samples (re-ranked)")
+                temperature = gr.Slider(0.1, 2.0, value=demo.sampling["temperature"], step=0.05, label="Temperature")
+                top_k = gr.Slider(0, 128, value=demo.sampling["top_k"] or 0, step=1, label="Top-k (0: off)")
+                seed = gr.Number(value=0, precision=0, label="Seed")
+                go = gr.Button("Generate", variant="primary", elem_id="t2i-generate")
+            with gr.Column(scale=2):
+                note = gr.Markdown()
+                gallery = gr.Gallery(label="Samples, best first", columns=8, height="auto", elem_id="t2i-gallery")
+                ranking = gr.Dataframe(headers=RANKING_COLUMNS, label="Re-ranking (evaluator and measurements)")
+                tokens = gr.Dataframe(label="Image tokens of the top sample (7 x 7 codes, row by row)")
+        ctx.on(go.click, "generate", demo.generate, [caption, count, temperature, top_k, seed],
+               [gallery, ranking, tokens, note])
+    with gr.Tab("Image tokens"):
+        gr.Markdown("Stage 1 alone: the VQ-VAE turns a digit into 49 tokens and draws it back from them. "
+                    "Stage 2 only ever writes such token grids.")
+        with gr.Row():
+            index = gr.Number(value=0, precision=0, label="MNIST test image number (0-9999)")
+            show = gr.Button("Tokenize", variant="primary")
+        with gr.Row():
+            original = gr.Image(label="Test digit", format="png")
+            grid = gr.Dataframe(label="Its image tokens")
+            reconstruction = gr.Image(label="Drawn back from the tokens", format="png")
+        token_note = gr.Markdown()
+        ctx.on(show.click, "tokenize", demo.tokenize, index, [original, grid, reconstruction, token_note])
+

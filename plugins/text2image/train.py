@@ -1,0 +1,300 @@
+"""Training and evaluation of the small DALL-E on MNIST: stage 1 (the VQ-VAE image tokenizer), then
+stage 2 (the transformer over captions and image tokens). Both train on the first 50,000 training
+images and choose their epoch on the 10,000 held apart; the figures come from the test split."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hub import data, evaluator, training, weights
+from hub.evaluator import HELD_APART
+
+from .captions import (LEFT_BELOW, MAX_WORDS, RIGHT_ABOVE, TEMPLATES, THICK_ABOVE, THIN_BELOW, UPRIGHT_WITHIN, measure,
+                       random_caption, slant_word, thickness_word)
+from .model import SmallDallE
+
+MODEL = dict(codes=128, code_dim=32, channels=64, d_model=128, depth=4, heads=4, d_ff=512, dropout=0.1)
+TOKENIZER = dict(epochs=8, batch_size=128, lr=2e-3, min_lr=1e-5, ema_decay=0.99, validate_every=1, patience=100,
+                 max_minutes=15, restart_every=100)
+PRIOR = dict(epochs=16, batch_size=128, lr=1e-3, min_lr=1e-5, warmup_epochs=1, weight_decay=0.01, ema_decay=0.999,
+             validate_every=1, patience=100, max_minutes=50)
+SAMPLING_CANDIDATES = [dict(temperature=1.0, top_k=None), dict(temperature=1.0, top_k=32), dict(temperature=0.8, top_k=32)]
+SAMPLES_PER_CAPTION = 8             # re-ranked, as in the demo's default
+
+
+def as_images(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x.astype(np.float32) / 255)
+
+
+@torch.no_grad()
+def encode_all(vqvae, images: torch.Tensor) -> torch.Tensor:
+    vqvae.eval()
+    return torch.cat([vqvae.encode(images[i:i + 1000]) for i in range(0, len(images), 1000)])
+
+
+@torch.no_grad()
+def reconstruction_error(vqvae, images: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """(mean squared error per pixel, the reconstructions)."""
+    vqvae.eval()
+    out = torch.cat([vqvae.decode(vqvae.encode(images[i:i + 1000])) for i in range(0, len(images), 1000)])
+    return float(F.mse_loss(out, images)), out
+
+
+def train_tokenizer(model: SmallDallE, x_fit, x_valid, cfg, generator, log) -> dict:
+    usage = torch.zeros(model.vqvae.codes)
+    steps = [0]
+
+    def loss(vqvae, images, epoch):
+        value, ids = vqvae.loss(images)
+        usage.add_(torch.bincount(ids.flatten(), minlength=len(usage)))
+        steps[0] += 1
+        if steps[0] % cfg["restart_every"] == 0:
+            if (usage == 0).any():
+                vqvae.restart_codes(usage == 0, images, generator)
+            usage.zero_()
+        return value
+
+    best = training.fit(model.vqvae, x_fit, cfg, loss, lambda m: -reconstruction_error(m, x_valid)[0], generator, log)
+    model.vqvae.load_state_dict(best["state"])
+    return best
+
+
+def caption_batch(model: SmallDallE, digits, thickness, slant, rng: np.random.Generator) -> torch.Tensor:
+    return model.caption_ids([random_caption(int(d), float(t), float(s), rng) for d, t, s in zip(digits, thickness, slant)])
+
+
+def train_prior(model: SmallDallE, fit_set: tuple, valid_set: tuple, cfg, generator, rng, log) -> dict:
+    valid_captions = caption_batch(model, *valid_set[1:], np.random.default_rng(1))
+
+    def loss(m, batch, epoch):
+        image_ids, *measured = batch
+        return m.prior_loss(caption_batch(m, *measured, rng), image_ids)
+
+    @torch.no_grad()
+    def validate(m):
+        m.eval()
+        return -float(np.mean([m.prior_loss(valid_captions[i:i + 1000], valid_set[0][i:i + 1000])
+                               for i in range(0, len(valid_captions), 1000)]))
+
+    best = training.fit(model, fit_set, cfg, loss, validate, generator, log)
+    model.load_state_dict(best["state"])
+    return best
+
+
+def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
+    """`epochs` sets the prior's epochs (the tokenizer's stay as configured unless `limit` makes a smoke run)."""
+    seed = 0 if seed is None else seed
+    tokenizer_cfg = {**TOKENIZER, **({"epochs": 1} if limit else {})}
+    prior_cfg = {**PRIOR, **({"epochs": epochs} if epochs is not None else {})}
+    torch.set_num_threads(2)
+    out_dir = Path(out_dir)
+    log = training.training_logger("text2image", out_dir)
+    generator, rng = training.seed_everything(seed), np.random.default_rng(seed)
+    x, y = data.mnist("train")
+    fit_part, valid_part = slice(0, len(x) - HELD_APART), slice(len(x) - HELD_APART, None)
+    x_fit, x_valid = as_images(x[fit_part][:limit]), as_images(x[valid_part][:limit])
+    model = SmallDallE(**MODEL)
+    log.info("small DALL-E: VQ-VAE %d parameters, transformer %d; model %s, tokenizer %s, prior %s",
+             weights.parameter_count(model.vqvae), weights.parameter_count(model.transformer), MODEL,
+             tokenizer_cfg, prior_cfg)
+    log.info("stage 1: the image tokenizer")
+    tokenizer_best = train_tokenizer(model, x_fit, x_valid, tokenizer_cfg, generator, log)
+
+    log.info("stage 2: the transformer over captions and image tokens")
+    def measured(images, labels):
+        thickness, slant = measure(images)
+        return (encode_all(model.vqvae, as_images(images)), torch.from_numpy(labels.astype(np.int64)),
+                torch.from_numpy(thickness), torch.from_numpy(slant))
+    prior_best = train_prior(model, measured(x[fit_part][:limit], y[fit_part][:limit]),
+                             measured(x[valid_part][:limit], y[valid_part][:limit]), prior_cfg, generator, rng, log)
+
+    log.info("choosing the sampling settings on captions of held-apart digits")
+    choices = choose_sampling(model, x[valid_part][:limit][:1000], y[valid_part][:limit][:1000])
+    log.info("sampling candidates (held-apart): %s", json.dumps(choices))
+    metrics = evaluate(model, limit)
+    log.info("test metrics %s", json.dumps(metrics))
+    config = {"model": MODEL, "metrics": metrics, "sampling": {**model.default_sampling(), "held_apart": choices},
+              "training": {"seed": seed, "tokenizer": {**tokenizer_cfg, **summary(tokenizer_best)},
+                           "prior": {**prior_cfg, **summary(prior_best)},
+                           "parameters": weights.parameter_count(model)}}
+    digest = weights.save(out_dir, model, config)
+    (out_dir / weights.CARD_FILE).write_text(model_card(config, digest))
+    return metrics
+
+
+def choose_sampling(model: SmallDallE, images: np.ndarray, labels: np.ndarray) -> list[dict]:
+    """Each candidate's digit match before re-ranking on captions of held-apart digits (4 samples each);
+    the best becomes the model's default. The test split is never used to choose."""
+    judge, captions, results = evaluator.load(), captions_of(images, labels, seed=1), []
+    for sampling in SAMPLING_CANDIDATES:
+        figures = generation_figures(model, judge, captions, sampling, per=4)
+        results.append({**sampling, "digit_match": figures["digit_match_before_reranking"],
+                        "property_agreement": figures["property_agreement"]})
+    best = max(results, key=lambda r: r["digit_match"])
+    model.set_default_sampling(best["temperature"], best["top_k"])
+    return results
+
+
+def summary(best: dict) -> dict:
+    return {"best_epoch": best["epoch"], "last_epoch": best["last_epoch"], "minutes": round(best["minutes"], 1),
+            "best_validation": round(best["valid"], 4)}
+
+
+def rerank_scores(probabilities: np.ndarray, digit: int | None, met: np.ndarray, named: int) -> np.ndarray:
+    """The re-ranking score, our stand-in for DALL-E's CLIP score: the evaluator's probability of the
+    named digit (its top probability if none is named), times the share of named properties the
+    measurements confirm (counted as (1 + met) / (1 + named), so a miss costs but does not zero it)."""
+    p = probabilities.max(1) if digit is None else probabilities[:, digit]
+    return p * (1 + met) / (1 + named)
+
+
+def property_agreement(images: np.ndarray, thickness: str | None, slant: str | None) -> np.ndarray:
+    """For each image, how many of the caption's named properties its measurements confirm."""
+    measured_thickness, measured_slant = measure(images)
+    met = np.zeros(len(images))
+    if thickness:
+        met += [thickness_word(t) == thickness for t in measured_thickness]
+    if slant:
+        met += [slant_word(s) == slant for s in measured_slant]
+    return met
+
+
+@torch.no_grad()
+def generate_for_captions(model: SmallDallE, captions: list[str], per_caption: int, sampling: dict, seed: int = 0,
+                          chunk: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """(images [len(captions), per_caption, 28, 28], image tokens [..., 7, 7])."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = model.caption_ids(captions).repeat_interleave(per_caption, 0)
+    images, tokens = [], []
+    for i in range(0, len(ids), chunk):
+        out, toks = model.sample(ids[i:i + chunk], generator, sampling["temperature"], sampling["top_k"])
+        images.append(out.cpu().numpy())
+        tokens.append(toks.cpu().numpy())
+    shape = (len(captions), per_caption)
+    return np.concatenate(images).reshape(*shape, 28, 28), np.concatenate(tokens).reshape(*shape, 7, 7)
+
+
+def evaluate(model, limit: int | None = None) -> dict:
+    """Tokenizer reconstruction of the test images; digit match and property agreement of images
+    generated for captions of the test images (measured on those images), before and after re-ranking."""
+    x, y = data.mnist("test")
+    x, y = data.spread_subset(x, limit), data.spread_subset(y, limit)
+    images = as_images(x)
+    mse, reconstructions = reconstruction_error(model.vqvae, images)
+    judge = evaluator.load()
+    tokens = encode_all(model.vqvae, images)
+    metrics = {"split": "test", "tokenizer": {
+        "images": len(x), "mse_per_pixel": round(mse, 5),
+        "evaluator_accuracy_on_reconstructions": round(evaluator.accuracy(judge, reconstructions, y), 4),
+        "evaluator_accuracy_on_originals": round(evaluator.accuracy(judge, images, y), 4),
+        "codes_used": int(tokens.unique().numel()), "codes": model.vqvae.codes}}
+    metrics["generation"] = generation_figures(model, judge, captions_of(x, y, seed=2), model.default_sampling())
+    thickness, slant = measure(x)
+    metrics["base_rates"] = {"thin": round(float(np.mean([thickness_word(t) == "thin" for t in thickness])), 4),
+                             "thick": round(float(np.mean([thickness_word(t) == "thick" for t in thickness])), 4),
+                             **{w: round(float(np.mean([slant_word(s) == w for s in slant])), 4)
+                                for w in ("left", "upright", "right")}}
+    return metrics
+
+
+def captions_of(images: np.ndarray, labels: np.ndarray, seed: int) -> list[str]:
+    thickness, slant = measure(images)
+    rng = np.random.default_rng(seed)
+    return [random_caption(int(d), float(t), float(s), rng) for d, t, s in zip(labels, thickness, slant)]
+
+
+def generation_figures(model: SmallDallE, judge, captions: list[str], sampling: dict,
+                       per: int = SAMPLES_PER_CAPTION) -> dict:
+    images, _ = generate_for_captions(model, captions, per, sampling)
+    _, probabilities = evaluator.outputs(judge, images.reshape(-1, 28, 28))
+    probabilities = probabilities.reshape(len(captions), per, 10)
+    match, top_match, agree = [], [], {w: [] for w in ("thin", "thick", "left", "upright", "right")}
+    for caption, imgs, probs in zip(captions, images, probabilities):
+        read = model.captions.read(caption)
+        met = property_agreement(imgs, read.thickness, read.slant)
+        named = (read.thickness is not None) + (read.slant is not None)
+        best = int(np.argmax(rerank_scores(probs, read.digit, met, named)))
+        match.extend(probs.argmax(1) == read.digit)
+        top_match.append(probs[best].argmax() == read.digit)
+        thickness, slant = measure(imgs)
+        if read.thickness:
+            agree[read.thickness].extend(thickness_word(t) == read.thickness for t in thickness)
+        if read.slant:
+            agree[read.slant].extend(slant_word(s) == read.slant for s in slant)
+    return {"captions": len(captions), "samples_per_caption": per, **sampling,
+            "digit_match_before_reranking": round(float(np.mean(match)), 4),
+            "digit_match_after_reranking": round(float(np.mean(top_match)), 4),
+            "property_agreement": {w: round(float(np.mean(v)), 4) for w, v in agree.items() if v},
+            "property_samples": {w: len(v) for w, v in agree.items()}}
+
+
+def model_card(config: dict, digest: str) -> str:
+    m, c, t, s = config["metrics"], config["model"], config["training"], config["sampling"]
+    tok, gen, base = m["tokenizer"], m["generation"], m["base_rates"]
+    stage1, stage2 = t["tokenizer"], t["prior"]
+    agreement = "\n".join(f"| {word} | {100 * gen['property_agreement'][word]:.1f}% | {100 * base[word]:.1f}% | "
+                          f"{gen['property_samples'][word]:,} |" for word in gen["property_agreement"])
+    candidates = "\n".join(f"| {r['temperature']} | {r['top_k'] or 'off'} | {100 * r['digit_match']:.1f}% |"
+                           for r in s["held_apart"])
+    return f"""# Text to image: a small DALL-E (VQ-VAE + decoder-only transformer) on MNIST
+
+Stage 1, the image tokenizer: a VQ-VAE (van den Oord et al. 2017; DALL-E used a dVAE) maps a 28 x 28 digit to
+7 x 7 tokens from a codebook of {c['codes']} ({c['code_dim']}-d codes, {c['channels']} channels) and back.
+Stage 2, the prior: a decoder-only transformer ({c['depth']} causal pre-norm layers from the hub's shared
+blocks, d_model {c['d_model']}, {c['heads']} heads, d_ff {c['d_ff']}) over [{MAX_WORDS} caption words; <image>; 49 image tokens].
+{t['parameters']:,} parameters in all.
+
+## Data and captions
+MNIST: both stages train on the first 50,000 training images and choose their epoch on the 10,000 held apart.
+Captions are built from the label and two properties measured on each image (`plugins/text2image/captions.py`):
+stroke thickness (2 x ink area / ink edges: "thin" under {THIN_BELOW} px, "thick" over {THICK_ABOVE} px) and slant
+(the ink's shear: "slanted to the left" under {LEFT_BELOW}, "upright" within +-{UPRIGHT_WITHIN}, "slanted to the right" over
+{RIGHT_ABOVE} columns per row), in {len(TEMPLATES)} templates, the digit as a word or a numeral, each property left out at random.
+
+## Training
+Exact command: `python -m hub train text2image` (seed {t['seed']}, 2 CPU threads).
+- Stage 1: Adam, lr {stage1['lr']} cosine, batch {stage1['batch_size']}, dead codes restarted every {stage1['restart_every']} steps;
+  epoch {stage1['best_epoch']} of {stage1['last_epoch']} chosen by held-apart reconstruction error; {stage1['minutes']:.0f} minutes.
+- Stage 2: AdamW (weight decay {stage2['weight_decay']}), lr {stage2['lr']} with {stage2['warmup_epochs']} warm-up epoch then cosine, batch {stage2['batch_size']},
+  dropout {c['dropout']}, EMA of the weights; fresh random captions every epoch; epoch {stage2['best_epoch']} of {stage2['last_epoch']} chosen by
+  held-apart loss ({-stage2['best_validation']:.3f} nats per image token); {stage2['minutes']:.0f} minutes.
+- Sampling: chosen on captions of 1,000 held-apart digits (4 samples each), by digit match before re-ranking:
+
+| temperature | top-k | digit match (held apart) |
+|---|---|---|
+{candidates}
+
+Shipped default: temperature {s['temperature']}, top-k {s['top_k'] or 'off'}.
+
+## Metrics (test split)
+Tokenizer, on the {tok['images']:,} test images: squared error {tok['mse_per_pixel']:.4f} a pixel; the evaluator reads
+{100 * tok['evaluator_accuracy_on_reconstructions']:.2f}% of the reconstructions as their label ({100 * tok['evaluator_accuracy_on_originals']:.2f}% of the originals);
+{tok['codes_used']} of {tok['codes']} codes in use.
+
+Generation, for a caption of each of the {gen['captions']:,} test images, {gen['samples_per_caption']} samples a caption:
+
+| figure | value |
+|---|---|
+| digit match before re-ranking (every sample) | **{100 * gen['digit_match_before_reranking']:.2f}%** |
+| digit match after re-ranking (the top sample of each caption) | **{100 * gen['digit_match_after_reranking']:.2f}%** |
+
+Property agreement before re-ranking: the share of samples whose measurement falls in the band the caption names,
+beside the share of all test digits in that band (what ignoring the word would give):
+
+| word | agreement | test digits in the band | samples |
+|---|---|---|---|
+{agreement}
+
+The digit is read by the hub's evaluator (a LeNet trained on MNIST, `weights/evaluator`); re-ranking scores each
+sample by the evaluator's probability of the named digit times (1 + properties met) / (1 + properties named).
+
+Reproduce: `python -m hub evaluate text2image --json`.
+
+## Files
+- `model.safetensors` SHA-256: `{digest}`
+- `config.json`, `train.log`
+"""

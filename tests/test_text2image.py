@@ -1,0 +1,224 @@
+"""The small DALL-E: measured captions, the caption tokenizer and its refusals, the VQ-VAE, the
+causal transformer's cached sampling, the re-ranking; then the shipped weights and the demo."""
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from helpers import evaluate_subset, plugin_actions
+
+from hub import data, weights
+from hub.inputs import InputError
+from plugins.text2image.captions import (MAX_WORDS, CaptionTokenizer, measure, random_caption, slant_word,
+                                         thickness_word)
+from plugins.text2image.model import GRID, VQVAE, SmallDallE
+from plugins.text2image.train import rerank_scores
+
+TINY = dict(codes=16, code_dim=8, channels=16, d_model=32, depth=2, heads=2, d_ff=64, dropout=0.0)
+
+
+def bar(width: int, shear: float = 0.0) -> np.ndarray:
+    """A vertical stroke of `width` pixels, rows 4-23, its top moved right by `shear` columns a row."""
+    image = np.zeros((28, 28), np.float32)
+    for row in range(4, 24):
+        left = round(12 + shear * (14 - row))
+        image[row, left:left + width] = 1
+    return image
+
+
+def test_thickness_is_the_stroke_width_in_pixels():
+    thickness, _ = measure(np.stack([bar(1), bar(2), bar(4)]))
+    assert np.allclose(thickness, [20 / 21, 40 / 22, 80 / 24])       # 2 area / edges: w*l / (l + w)
+    assert [thickness_word(t) for t in thickness] == ["thin", None, "thick"]
+
+
+def test_slant_is_the_ink_shear_and_its_sign_says_which_way():
+    _, slant = measure(np.stack([bar(2, 0.0), bar(2, 0.5), bar(2, -0.5)]))
+    assert abs(slant[0]) < 0.01 and slant[1] == pytest.approx(0.5, abs=0.05) and slant[2] == pytest.approx(-0.5, abs=0.05)
+    assert [slant_word(s) for s in slant] == ["upright", "right", "left"]
+
+
+def test_captions_name_the_digit_and_only_measured_properties():
+    rng = np.random.default_rng(0)
+    captions = [random_caption(8, 2.8, 0.5, rng) for _ in range(200)]
+    tokenizer = CaptionTokenizer()
+    reads = [tokenizer.read(c) for c in captions]
+    assert all(r.digit == 8 and r.thickness in (None, "thick") and r.slant in (None, "right") for r in reads)
+    assert {r.thickness for r in reads} == {None, "thick"} and {r.slant for r in reads} == {None, "right"}
+    assert any(c.startswith("an ") for c in captions) and not any(" a eight" in c or c.startswith("a 8") for c in captions)
+    assert max(len(r.ids) for r in reads) <= MAX_WORDS
+    in_between = [tokenizer.read(random_caption(3, 2.0, 0.2, rng)) for _ in range(50)]
+    assert all(r.thickness is None and r.slant is None for r in in_between)   # no word for a middle value
+
+
+def test_the_tokenizer_reads_words_and_numerals_and_reports_unknown_words():
+    tokenizer = CaptionTokenizer()
+    read = tokenizer.read("A THICK 7, slanted to the right, please!")
+    assert (read.digit, read.thickness, read.slant) == (7, "thick", "right")
+    assert read.unknown == ["please"] and "please" not in read.words
+    assert tokenizer.read("seven").ids != tokenizer.read("7").ids and tokenizer.read("seven").digit == 7
+    assert len(tokenizer.encode("a thin two")) == MAX_WORDS
+
+
+@pytest.mark.parametrize("caption, message", [
+    ("", "empty"), ("   ", "empty"), (None, "empty"),
+    ("a purple elephant", "names no digit or property.*purple, elephant.*Words it knows: .*seven"),
+    ("the digit", "names no digit or property"),
+    ("x" * 600, "characters"),
+    ("a thick thin seven slanted to the left leaning right upright", "at most 8"),
+    ("a seven and a three", "several digits"),
+])
+def test_bad_captions_get_a_clear_message(caption, message):
+    with pytest.raises(InputError, match=message):
+        CaptionTokenizer().read(caption)
+
+
+def test_vqvae_round_trip_shapes_and_loss_terms():
+    torch.manual_seed(0)
+    vqvae = VQVAE(codes=16, code_dim=8, channels=16)
+    x = torch.rand(4, 28, 28)
+    ids = vqvae.encode(x)
+    assert ids.shape == (4, GRID, GRID) and ids.max() < 16
+    assert vqvae.decode(ids).shape == (4, 28, 28)
+    loss, used = vqvae.loss(x)
+    loss.backward()
+    assert torch.equal(used, ids)
+    assert vqvae.encoder[0].weight.grad.abs().sum() > 0           # the straight-through copy reaches the encoder
+    assert vqvae.quantizer.codebook.weight.grad.abs().sum() > 0   # the codebook term moves the codes
+
+
+def test_dead_codes_restart_on_encoder_outputs():
+    torch.manual_seed(0)
+    vqvae = VQVAE(codes=16, code_dim=8, channels=16)
+    unused = torch.zeros(16, dtype=torch.bool)
+    unused[:3] = True
+    before = vqvae.quantizer.codebook.weight[3:].clone()
+    vqvae.restart_codes(unused, torch.rand(2, 28, 28), torch.Generator().manual_seed(0))
+    outputs = vqvae.encoder(torch.rand(2, 1, 28, 28)).permute(0, 2, 3, 1).reshape(-1, 8)
+    assert torch.equal(vqvae.quantizer.codebook.weight[3:], before)
+    assert vqvae.quantizer.codebook.weight[:3].abs().max() > 1 / 16 and outputs.abs().max() > 0
+
+
+def test_the_prior_predicts_image_tokens_only_from_the_caption_and_earlier_tokens():
+    torch.manual_seed(0)
+    model = SmallDallE(**TINY).eval()
+    captions = model.caption_ids(["a thick seven", "two"])
+    image = torch.randint(0, 16, (2, GRID, GRID))
+    sequence = model.sequence(captions, image)
+    assert sequence.shape == (2, MAX_WORDS + 1 + GRID * GRID)
+    logits = model.transformer(sequence)
+    changed = sequence.clone()
+    changed[:, 30] = model.transformer.text_vocabulary + (image.flatten(1)[:, 30 - MAX_WORDS - 1] + 1) % 16
+    again = model.transformer(changed)
+    assert torch.allclose(logits[:, :30], again[:, :30], atol=1e-5)      # the causal mask: no peeking ahead
+    assert not torch.allclose(logits[:, 30:], again[:, 30:])
+    other_caption = model.transformer(model.sequence(model.caption_ids(["a thin one", "two"]), image))
+    assert not torch.allclose(other_caption[0, MAX_WORDS:], logits[0, MAX_WORDS:])   # the caption conditions it
+
+
+def test_cached_sampling_draws_what_the_full_pass_predicts():
+    """Greedy sampling (top-k 1) with the key/value cache gives the tokens a full pass would argmax."""
+    torch.manual_seed(0)
+    model = SmallDallE(**TINY).eval()
+    captions = model.caption_ids(["a thick seven", "zero"])
+    tokens = model.sample_tokens(captions, torch.Generator().manual_seed(0), top_k=1)
+    logits = model.transformer(model.sequence(captions, tokens)[:, :-1])[:, MAX_WORDS:]
+    assert torch.equal(logits.argmax(-1), tokens.flatten(1))
+    images, _ = model.sample(captions, torch.Generator().manual_seed(0), temperature=0.5, top_k=4)
+    assert images.shape == (2, 28, 28) and 0 <= images.min() and images.max() <= 1
+
+
+def test_one_prior_step_lowers_the_loss_on_its_batch():
+    torch.manual_seed(0)
+    model = SmallDallE(**TINY)
+    captions, image = model.caption_ids(["seven"] * 8), torch.randint(0, 16, (8, GRID, GRID))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = model.prior_loss(captions, image)
+    for _ in range(5):
+        optimizer.zero_grad()
+        model.prior_loss(captions, image).backward()
+        optimizer.step()
+    assert model.prior_loss(captions, image) < first
+
+
+def test_reranking_prefers_the_named_digit_then_the_named_properties():
+    probabilities = np.array([[0.1] * 10, np.eye(10)[7] * 0.9 + 0.01, np.eye(10)[7] * 0.9 + 0.01])
+    scores = rerank_scores(probabilities, 7, met=np.array([2, 0, 2]), named=2)
+    assert list(np.argsort(-scores)) == [2, 1, 0]
+    assert rerank_scores(probabilities, None, np.zeros(3), 0)[1] == pytest.approx(0.91)
+
+
+def test_default_sampling_travels_with_the_weights(tmp_path):
+    model = SmallDallE(**TINY)
+    model.set_default_sampling(0.8, 32)
+    weights.save(tmp_path, model, {"model": TINY})
+    loaded, _ = weights.load_model(SmallDallE, tmp_path)
+    assert loaded.default_sampling() == {"temperature": 0.8, "top_k": 32}
+
+
+# ---- the shipped model and the demo ---------------------------------------------------------------
+
+def test_shipped_weights_and_card():
+    directory = weights.weights_dir("text2image")
+    config = weights.read_config(directory)
+    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
+    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
+    card, m = (directory / "README.md").read_text(), config["metrics"]
+    assert "python -m hub train text2image" in card
+    assert f"{100 * m['generation']['digit_match_before_reranking']:.2f}%" in card
+    assert m["generation"]["captions"] == 10000 and m["tokenizer"]["images"] == 10000
+    assert m["generation"]["digit_match_before_reranking"] >= 0.9
+    assert m["generation"]["digit_match_after_reranking"] >= m["generation"]["digit_match_before_reranking"]
+
+
+def test_figures_recomputed_on_a_subset():
+    subset, full = evaluate_subset("text2image", 200), weights.read_config(weights.weights_dir("text2image"))["metrics"]
+    assert subset["generation"]["captions"] == 200
+    assert subset["generation"]["digit_match_before_reranking"] >= full["generation"]["digit_match_before_reranking"] - 0.05
+    assert subset["generation"]["digit_match_after_reranking"] >= 0.9
+    assert abs(subset["tokenizer"]["mse_per_pixel"] - full["tokenizer"]["mse_per_pixel"]) < 0.005
+    for word, agreement in full["generation"]["property_agreement"].items():
+        assert agreement > full["base_rates"][word]            # the words change what is drawn
+
+
+@pytest.fixture(scope="module")
+def action():
+    actions = plugin_actions("text2image")
+    return lambda name: actions("text2image", name)
+
+
+def test_generate_ranks_samples_of_the_named_digit(action):
+    gallery, ranking, tokens, note = action("generate")("a thick seven slanted to the right", 8, None, None, 0)
+    assert len(gallery) == 8 and len(ranking) == 8 and np.array(tokens).shape == (GRID, GRID)
+    scores = [row[-1] for row in ranking]
+    assert scores == sorted(scores, reverse=True)
+    assert sum(row[1] == 7 for row in ranking) >= 6                    # the evaluator reads most as sevens
+    assert "thick seven slanted to the right" in note and "checked for: 7, thick, right" in note
+
+
+def test_unknown_words_are_named_with_the_words_the_model_knows(action):
+    *_, note = action("generate")("a fluffy 3 on a blue background", 2, 1.0, 0, 0)
+    assert "fluffy" in note and "blue" in note and "It knows:" in note and "thick" in note
+
+
+@pytest.mark.parametrize("args, message", [
+    (("", 8, 1.0, 0, 0), "empty"),
+    (("a purple elephant", 8, 1.0, 0, 0), "names no digit"),
+    (("seven", 0, 1.0, 0, 0), "Number of samples"),
+    (("seven", 10**9, 1.0, 0, 0), "Number of samples"),
+    (("seven", "many", 1.0, 0, 0), "Number of samples"),
+    (("seven", 8, -1, 0, 0), "Temperature"),
+    (("seven", 8, 1.0, 1000, 0), "Top-k"),
+])
+def test_bad_requests_get_a_message_not_a_crash(action, args, message):
+    with pytest.raises(gr.Error, match=message):
+        action("generate")(*args)
+
+
+def test_the_tokenizer_tab_shows_tokens_and_the_reconstruction(action):
+    original, tokens, reconstruction, note = action("tokenize")(0)
+    x, y = data.mnist("test")
+    assert original.shape == reconstruction.shape == (224, 224) and np.array(tokens).shape == (GRID, GRID)
+    assert np.abs(original.astype(float) - reconstruction).mean() < 40      # drawn back close to the digit
+    assert f"labelled {y[0]}" in note
+    with pytest.raises(gr.Error, match="Test image number"):
+        action("tokenize")(10000)
