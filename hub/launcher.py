@@ -118,6 +118,22 @@ def parse_pins(values: list[str] | None) -> dict[str, str]:
     return pins
 
 
+class HoldsModule:
+    """Base of a demo object that keeps its torch module in `.model` beside other parts (a tokenizer, an
+    image processor): the launcher moves and sizes it through that module."""
+    model: Any
+
+    def to(self, device):
+        self.model.to(device)
+        return self
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def buffers(self):
+        return self.model.buffers()
+
+
 def default_move(module: Any, device: str) -> Any:
     moved = module.to(device)
     return module if moved is None else moved

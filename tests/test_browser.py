@@ -1,6 +1,6 @@
 """A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer, clicks
-the AAE's latent map and sees that point decoded, translates a sentence, and finds a broken plugin
-reported."""
+the AAE's latent map and sees that point decoded, translates a sentence, draws a seven for the ViT,
+turns a caption into samples, and finds a broken plugin reported."""
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,3 +72,22 @@ def test_translate_an_example_sentence(page):
     output = page.locator("#translation-output textarea")
     page.wait_for_function("el => el.value.length > 0", arg=output.element_handle(), timeout=60_000)
     assert "Hund" in output.input_value()
+
+
+def test_draw_a_seven_and_the_vit_reads_it(page):
+    page.get_by_role("tab", name="ViT", exact=True).click()
+    page.locator("#vit-sketchpad button[aria-label='Brush']").first.click()
+    draw_seven(page, page.locator("#vit-sketchpad canvas").first)
+    page.locator("#vit-classify").click()
+    label = page.locator("#vit-label")
+    label.filter(has_text="%").wait_for(timeout=60_000)
+    assert label.locator("h2").first.inner_text().strip() == "7"          # the top class, MNIST-preprocessed
+
+
+def test_a_caption_becomes_ranked_samples(page):
+    page.get_by_role("tab", name="Text to image", exact=True).click()
+    page.locator("#t2i-caption textarea").fill("a thick seven")
+    page.locator("#t2i-generate").click()
+    page.locator("#t2i-gallery img").first.wait_for(timeout=60_000)
+    assert page.locator("#t2i-gallery img").count() == 8
+    page.get_by_text("The model read: ").filter(visible=True).first.wait_for(timeout=10_000)

@@ -1,7 +1,7 @@
 """Placement, eviction, pinning and fallback on simulated GPU inventories with byte-counting fakes."""
 import pytest
 
-from hub.launcher import Launcher, parse_inventory, parse_pins, parse_size
+from hub.launcher import HoldsModule, Launcher, default_move, module_bytes, parse_inventory, parse_pins, parse_size
 
 G = 1 << 30
 
@@ -224,3 +224,15 @@ def test_mixed_inventory_fills_and_accounts_bytes():
     on_gpu = sum(s.size for s in launcher.slots.values() if s.device and s.device != "cpu")
     assert on_gpu == sum(launcher.used(d.name) for d in launcher.gpus)
     assert on_gpu / G >= 60                                # 68G of cards: nearly full
+
+
+def test_an_object_holding_a_module_is_moved_and_sized_through_it():
+    import torch
+
+    class Reader(HoldsModule):
+        def __init__(self):
+            self.model, self.vocabulary = torch.nn.BatchNorm1d(4), ["a", "b"]
+
+    reader = Reader()
+    assert module_bytes(reader, fallback=0) == 16 * 4 + 8      # weight, bias, running mean and var; an int64 count
+    assert default_move(reader, "cpu") is reader and reader.model.weight.device.type == "cpu"

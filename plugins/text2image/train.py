@@ -20,8 +20,8 @@ from .model import SmallDallE
 MODEL = dict(codes=128, code_dim=32, channels=64, d_model=128, depth=4, heads=4, d_ff=512, dropout=0.1)
 TOKENIZER = dict(epochs=8, batch_size=128, lr=2e-3, min_lr=1e-5, ema_decay=0.99, validate_every=1, patience=100,
                  max_minutes=15, restart_every=100)
-PRIOR = dict(epochs=16, batch_size=128, lr=1e-3, min_lr=1e-5, warmup_epochs=1, weight_decay=0.01, ema_decay=0.999,
-             validate_every=1, patience=100, max_minutes=50)
+PRIOR = dict(epochs=12, batch_size=128, lr=1e-3, min_lr=1e-5, warmup_epochs=1, weight_decay=0.01, ema_decay=0.999,
+             validate_every=1, patience=100, max_minutes=45)
 SAMPLING_CANDIDATES = [dict(temperature=1.0, top_k=None), dict(temperature=1.0, top_k=32), dict(temperature=0.8, top_k=32)]
 SAMPLES_PER_CAPTION = 8             # re-ranked, as in the demo's default
 
@@ -105,6 +105,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     tokenizer_best = train_tokenizer(model, x_fit, x_valid, tokenizer_cfg, generator, log)
 
     log.info("stage 2: the transformer over captions and image tokens")
+    model.vqvae.requires_grad_(False)
+
     def measured(images, labels):
         thickness, slant = measure(images)
         return (encode_all(model.vqvae, as_images(images)), torch.from_numpy(labels.astype(np.int64)),

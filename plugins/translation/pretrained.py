@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import torch
 
+from hub.launcher import HoldsModule
 from hub.pretrained import load_local
 
 from .translator import MAX_SOURCE_TOKENS, Attention
 
-class PretrainedTranslator:
+class PretrainedTranslator(HoldsModule):
     def __init__(self, source: str):
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -19,13 +20,6 @@ class PretrainedTranslator:
         # the eager implementation returns attention weights
         self.model = load_local(AutoModelForSeq2SeqLM, source, attn_implementation="eager").eval()
         self.name = f"Pretrained: {source}"
-
-    def to(self, device) -> "PretrainedTranslator":
-        self.model.to(device)
-        return self
-
-    def parameters(self):
-        return self.model.parameters()
 
     def encode(self, texts: list[str]) -> dict:
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=MAX_SOURCE_TOKENS)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import torch
 from tokenizers import Tokenizer
 
+from hub.launcher import HoldsModule
+
 from .model import Transformer
 from .tokenizer import BOS, EOS, PAD, unknown_characters
 
@@ -30,7 +32,7 @@ class Attention:
     cross: list[torch.Tensor] = field(default_factory=list)      # target x source
 
 
-class Translator:
+class Translator(HoldsModule):
     name = "Transformer trained here (Multi30k en-de)"
 
     def __init__(self, model: Transformer, tokenizer: Tokenizer):
@@ -39,13 +41,6 @@ class Translator:
         ids = {token: tokenizer.token_to_id(token) for token in (PAD, BOS, EOS)}
         if (ids[PAD], ids[BOS], ids[EOS]) != (model.pad_id, model.bos_id, model.eos_id):
             raise ValueError(f"tokenizer special ids {ids} do not match the model's")
-
-    def to(self, device) -> "Translator":          # the launcher moves models between devices
-        self.model.to(device)
-        return self
-
-    def parameters(self):
-        return self.model.parameters()
 
     def source_ids(self, text: str) -> list[int]:
         return self.tokenizer.encode(text).ids[:MAX_SOURCE_TOKENS - 1] + [self.eos_id]

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from hub.inputs import InputError, grayscale_ink, to_mnist
+from hub.launcher import HoldsModule
 from hub.pretrained import load_local
 
 from .model import ViT, attention_rollout
@@ -33,7 +34,7 @@ class Reading:
         return (weights / weights.max()).reshape(self.grid, self.grid).numpy()
 
 
-class DigitClassifier:
+class DigitClassifier(HoldsModule):
     """The ViT trained here: any drawing or upload is preprocessed as MNIST was (crop to the ink,
     fit in 20 x 20, centre of mass at the centre of 28 x 28)."""
     name = "ViT trained here (MNIST)"
@@ -41,13 +42,6 @@ class DigitClassifier:
     def __init__(self, model: ViT):
         self.model = model.eval()
         self.labels = [str(d) for d in range(10)]
-
-    def to(self, device) -> "DigitClassifier":          # the launcher moves models between devices
-        self.model.to(device)
-        return self
-
-    def parameters(self):
-        return self.model.parameters()
 
     def digit(self, image) -> np.ndarray:
         return to_mnist(grayscale_ink(image))
@@ -62,7 +56,7 @@ class DigitClassifier:
         return Reading(x, dict(zip(self.labels, probabilities)), [a[0].cpu() for a in attentions], self.model.grid)
 
 
-class PretrainedClassifier:
+class PretrainedClassifier(HoldsModule):
     """A Hugging Face image classifier (ViT and the like), loaded from a local directory or the
     local cache (nothing is downloaded), with its own labels and image processor."""
 
@@ -74,13 +68,6 @@ class PretrainedClassifier:
         self.model = load_local(AutoModelForImageClassification, source, attn_implementation="eager").eval()
         self.name = f"Pretrained: {source}"
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-
-    def to(self, device) -> "PretrainedClassifier":
-        self.model.to(device)
-        return self
-
-    def parameters(self):
-        return self.model.parameters()
 
     @torch.no_grad()
     def read(self, image) -> Reading:
