@@ -1,11 +1,13 @@
 """The ViT: patches and class token, attention rollout, the demo's answers to bad input, and a
 pretrained Hugging Face ViT built here (the shipped weights come with their training)."""
+import gradio as gr
 import numpy as np
 import pytest
 import torch
-from helpers import OneModel
+from helpers import OneModel, evaluate_subset, plugin_actions
 from PIL import Image
 
+from hub import weights
 from hub.inputs import InputError
 from plugins.vit import TRAINED
 from plugins.vit.classifier import DigitClassifier, PretrainedClassifier
@@ -130,3 +132,30 @@ def test_a_pretrained_vit_loads_from_a_local_directory_with_its_labels(tmp_path,
     assert demo.classify(drawing(), specs[1].name, "1", "2", 2)[2].shape == (VIEW, VIEW, 3)
     with pytest.raises(OSError, match="neither a local model directory"):
         PretrainedClassifier(str(tmp_path / "missing"))
+
+
+# ---- the shipped weights -------------------------------------------------------------------------
+
+def test_shipped_weights_and_card():
+    directory = weights.weights_dir("vit")
+    config = weights.read_config(directory)
+    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
+    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
+    card = (directory / "README.md").read_text()
+    assert "python -m hub train vit" in card and f"{100 * config['metrics']['accuracy']:.2f}%" in card
+    assert config["metrics"]["examples"] == 10000 and config["metrics"]["accuracy"] >= 0.99   # the issue's bar
+
+
+def test_accuracy_recomputed_on_a_test_subset_from_the_shipped_weights():
+    result = evaluate_subset("vit", 1000)
+    assert result["examples"] == 1000 and result["accuracy"] >= 0.985
+    full = weights.read_config(weights.weights_dir("vit"))["metrics"]
+    assert abs(result["usps_accuracy"] - full["usps_accuracy"]) < 0.05
+
+
+def test_the_hub_serves_the_shipped_vit():
+    action = plugin_actions("vit")
+    top, patches, attention, note = action("vit", "classify_test_digit")(0, TRAINED, ROLLOUT, "average", 3)
+    assert max(top, key=top.get) == "7" and note.startswith("Test digit 0, labelled 7")
+    with pytest.raises(gr.Error, match="Test image number"):
+        action("vit", "classify_test_digit")(10_000, TRAINED, ROLLOUT, "average", 3)

@@ -112,8 +112,9 @@ mass in 28 x 28), as the demo does with drawings.
 
 ## Training
 Exact command: `python -m hub train vit`
-Adam, lr {t['lr']} cosine-decayed to {t['min_lr']} over {t['epochs']} epochs, batch {t['batch_size']}, EMA of the weights (decay
-{t['ema_decay']}); seed {t['seed']}; {t['minutes']:.0f} minutes on 2 CPU threads.
+AdamW (weight decay {t['weight_decay']}), lr {t['lr']} after a {t['warmup_epochs']}-epoch linear warm-up, cosine-decayed to {t['min_lr']} over
+{t['epochs']} epochs, batch {t['batch_size']}, label smoothing {t['label_smoothing']}, EMA of the weights (decay {t['ema_decay']}); seed {t['seed']};
+{t['minutes']:.0f} minutes on 2 CPU threads.
 
 ## Metrics
 | metric | value |
