@@ -155,6 +155,20 @@ def test_default_sampling_travels_with_the_weights(tmp_path):
     assert loaded.default_sampling() == {"temperature": 0.8, "top_k": 32}
 
 
+def test_a_smoke_run_trains_both_stages_and_writes_weights_config_and_card(tmp_path):
+    from plugins.text2image.train import train
+
+    metrics = train(tmp_path, epochs=1, limit=64)
+    config = weights.read_config(tmp_path)
+    assert metrics["tokenizer"]["images"] == 64 and metrics["generation"]["captions"] == 64
+    assert config["training"]["tokenizer"]["last_epoch"] == config["training"]["prior"]["last_epoch"] == 1
+    assert len(config["sampling"]["held_apart"]) == 3 and "temperature" in config["sampling"]
+    card = (tmp_path / "README.md").read_text()
+    assert "python -m hub train text2image" in card and weights.sha256_of(tmp_path / "model.safetensors") in card
+    loaded, _ = weights.load_model(SmallDallE, tmp_path)
+    assert loaded.default_sampling()["temperature"] == config["sampling"]["temperature"]
+
+
 # ---- the shipped model and the demo ---------------------------------------------------------------
 
 def test_shipped_weights_and_card():
@@ -187,11 +201,12 @@ def action():
 
 
 def test_generate_ranks_samples_of_the_named_digit(action):
-    gallery, ranking, tokens, note = action("generate")("a thick seven slanted to the right", 8, None, None, 0)
-    assert len(gallery) == 8 and len(ranking) == 8 and np.array(tokens).shape == (GRID, GRID)
+    gallery, ranking, tokens, note = action("generate")("a thick seven slanted to the right", 32, None, None, 0)
+    assert len(gallery) == 32 and len(ranking) == 32 and np.array(tokens).shape == (GRID, GRID)
     scores = [row[-1] for row in ranking]
     assert scores == sorted(scores, reverse=True)
-    assert sum(row[1] == 7 for row in ranking) >= 6                    # the evaluator reads most as sevens
+    assert sum(row[1] == 7 for row in ranking) >= 24                   # the evaluator reads most as sevens
+    assert ranking[0][1] == 7 and ranking[0][5] == "2 of 2"             # the top one is a thick, right-leaning seven
     assert "thick seven slanted to the right" in note and "checked for: 7, thick, right" in note
 
 

@@ -293,6 +293,8 @@ beside the share of all test digits in that band (what ignoring the word would g
 
 The digit is read by the hub's evaluator (a LeNet trained on MNIST, `weights/evaluator`); re-ranking scores each
 sample by the evaluator's probability of the named digit times (1 + properties met) / (1 + properties named).
+The same evaluator ranks and then judges, so the figure after re-ranking is optimistic by construction (as
+CLIP-ranked samples scored by CLIP would be); the figure before re-ranking is the model's own.
 
 Reproduce: `python -m hub evaluate text2image --json`.
 
