@@ -6,8 +6,8 @@ generated image can be checked against the words it was asked for.
     slant     = -cov(column, row) / var(row) over the ink  (how many columns the ink moves right per
                                             row upwards: the shear that would make the digit upright)
 
-The bands below were set from the quartiles of 20,000 MNIST training digits; a digit between two
-bands gets no word for that property.
+The bands below sit near the quartiles of the training digits (the model card gives the share of test
+digits in each band); a digit between two bands gets no word for that property.
 """
 from __future__ import annotations
 

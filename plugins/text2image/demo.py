@@ -9,7 +9,7 @@ from hub.display import enlarge, grayscale_test_digits
 from hub.inputs import integer, number
 
 from .captions import measure, slant_word, thickness_word
-from .train import property_agreement, rerank_scores
+from .train import properties_met, property_checks, rerank_scores
 
 EXAMPLES = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
             "thick 8, standing upright", "a digit slanted to the right"]
@@ -41,11 +41,11 @@ class Text2ImageDemo:
                                           temperature, top_k)
         images, tokens = images.cpu().numpy(), tokens.cpu().numpy()
         _, probabilities = evaluator.outputs(evaluator.load(), images)
-        named = (read.thickness is not None) + (read.slant is not None)
-        met = property_agreement(images, read.thickness, read.slant)
+        thickness, slant = measure(images)
+        checks = property_checks((thickness, slant), read.thickness, read.slant)
+        named, met = len(checks), properties_met(checks, count)
         scores = rerank_scores(probabilities, read.digit, met, named)
         order = np.argsort(-scores, kind="stable")
-        thickness, slant = measure(images)
         rows, gallery = [], []
         for rank, i in enumerate(order, 1):
             reads = int(probabilities[i].argmax())

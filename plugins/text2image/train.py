@@ -154,15 +154,20 @@ def rerank_scores(probabilities: np.ndarray, digit: int | None, met: np.ndarray,
     return p * (1 + met) / (1 + named)
 
 
-def property_agreement(images: np.ndarray, thickness: str | None, slant: str | None) -> np.ndarray:
-    """For each image, how many of the caption's named properties its measurements confirm."""
-    measured_thickness, measured_slant = measure(images)
-    met = np.zeros(len(images))
+def property_checks(measured: tuple[np.ndarray, np.ndarray], thickness: str | None,
+                    slant: str | None) -> dict[str, np.ndarray]:
+    """For each property the caption names (by its word), whether each image's measurement
+    (`measure(images)`) falls in that word's band."""
+    checks = {}
     if thickness:
-        met += [thickness_word(t) == thickness for t in measured_thickness]
+        checks[thickness] = np.array([thickness_word(t) == thickness for t in measured[0]])
     if slant:
-        met += [slant_word(s) == slant for s in measured_slant]
-    return met
+        checks[slant] = np.array([slant_word(s) == slant for s in measured[1]])
+    return checks
+
+
+def properties_met(checks: dict[str, np.ndarray], count: int) -> np.ndarray:
+    return sum(checks.values(), np.zeros(count))
 
 
 @torch.no_grad()
@@ -217,16 +222,12 @@ def generation_figures(model: SmallDallE, judge, captions: list[str], sampling: 
     match, top_match, agree = [], [], {w: [] for w in ("thin", "thick", "left", "upright", "right")}
     for caption, imgs, probs in zip(captions, images, probabilities):
         read = model.captions.read(caption)
-        met = property_agreement(imgs, read.thickness, read.slant)
-        named = (read.thickness is not None) + (read.slant is not None)
-        best = int(np.argmax(rerank_scores(probs, read.digit, met, named)))
+        checks = property_checks(measure(imgs), read.thickness, read.slant)
+        best = int(np.argmax(rerank_scores(probs, read.digit, properties_met(checks, per), len(checks))))
         match.extend(probs.argmax(1) == read.digit)
         top_match.append(probs[best].argmax() == read.digit)
-        thickness, slant = measure(imgs)
-        if read.thickness:
-            agree[read.thickness].extend(thickness_word(t) == read.thickness for t in thickness)
-        if read.slant:
-            agree[read.slant].extend(slant_word(s) == read.slant for s in slant)
+        for word, holds in checks.items():
+            agree[word].extend(holds)
     return {"captions": len(captions), "samples_per_caption": per, **sampling,
             "digit_match_before_reranking": round(float(np.mean(match)), 4),
             "digit_match_after_reranking": round(float(np.mean(top_match)), 4),
