@@ -49,16 +49,17 @@ def verdict(log_likelihood: float, percentiles: dict[str, float]) -> tuple[float
 
 def test_digits() -> tuple[np.ndarray, np.ndarray]:
     """Static binarized MNIST test digits and labels, or an InputError that says where the data is missing."""
-    try:
-        return data.binarized_mnist("test")
-    except data.DataNotFound as error:
-        raise InputError(f"Test digits are not available here: {error}") from None
+    return available_test_split(data.binarized_mnist)
 
 
 def grayscale_test_digits() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's grayscale test digits (uint8) and labels, or an InputError that says where the data is missing."""
+    return available_test_split(data.mnist)
+
+
+def available_test_split(load) -> tuple[np.ndarray, np.ndarray]:
     try:
-        return data.mnist("test")
+        return load("test")
     except data.DataNotFound as error:
         raise InputError(f"Test digits are not available here: {error}") from None
 

@@ -54,12 +54,14 @@ def learning_rate_schedule(optimizer, cfg: dict, steps_per_epoch: int):
 
 def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, validate, generator, log,
         selectable=lambda epoch: True) -> dict:
-    """Adam with a cosine-decayed learning rate; returns the best validation checkpoint of an
-    exponential moving average of the weights (smoother than the raw weights; generalises better).
+    """Adam (AdamW with weight_decay) with a cosine-decayed learning rate; returns the best validation
+    checkpoint of an exponential moving average of the weights (smoother than the raw weights;
+    generalises better).
 
     cfg: lr, min_lr, epochs, batch_size, ema_decay, validate_every, patience, and optionally
     max_minutes (a wall-clock budget), clip_norm (gradient norm clipping, for recurrent nets),
-    warmup_epochs (a linear warm-up before the cosine, for transformers) and weight_decay (AdamW). `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
+    warmup_epochs (a linear warm-up before the cosine, for transformers) and weight_decay (AdamW).
+    `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
     is maximised; only epochs where `selectable(epoch)` may be picked. Stops after `patience`
     epochs without a better validation score. `x_train` may be a tuple of tensors (inputs,
     labels): loss_fn then gets the tuple of their batches."""
