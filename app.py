@@ -7,7 +7,9 @@ import os
 import sys
 
 from hub.cli import add_plugin_flags, hub_from_args
-from hub.launcher import parse_pins
+from hub.launcher import parse_pins, parse_size
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -17,10 +19,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_HUB_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="also open a public Gradio link")
     parser.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    parser.add_argument("--max-file-size", default="5mb", metavar="SIZE",
+                        help="largest upload accepted, e.g. 5mb (a digit is a few kilobytes)")
+    parser.add_argument("--cache-ttl", type=int, default=3600, metavar="SECONDS",
+                        help="uploads and generated files older than this are deleted (checked as often)")
     parser.add_argument("--device", action="append", default=[], metavar="[DEMO=]DEVICE",
                         help="pin a demo (vae=cuda:1) or every demo (cpu) to a device; repeatable")
     add_plugin_flags(parser)
     return parser.parse_args(argv)
+
+
+def exposure_warnings(args, auth) -> list[str]:
+    """What to tell whoever starts a hub that others can reach without a login."""
+    warnings = []
+    if args.share and not auth:
+        warnings.append("--share without --auth: anyone with the public link can use this hub "
+                        "(and its compute). Add --auth USER:PASS to require a login.")
+    if args.host not in LOOPBACK and not auth:
+        warnings.append(f"--host {args.host} without --auth: anyone who can reach this machine can use this hub "
+                        "(and its compute). Add --auth USER:PASS to require a login.")
+    return warnings
 
 
 def main(argv=None) -> None:
@@ -33,9 +51,14 @@ def main(argv=None) -> None:
         if not sep or not user or not password:
             sys.exit("--auth takes USER:PASS")
         auth = (user, password)
-    if args.share and not auth:
-        logging.warning("--share without --auth: anyone with the public link can use this hub "
-                        "(and its compute). Add --auth USER:PASS to require a login.")
+    for warning in exposure_warnings(args, auth):
+        logging.warning(warning)
+    if args.cache_ttl < 1:
+        sys.exit("--cache-ttl takes a number of seconds, at least 1")
+    try:
+        max_file_size = parse_size(args.max_file_size)
+    except ValueError as error:
+        sys.exit(f"--max-file-size: {error}")
     try:
         pins = parse_pins(args.device)
     except ValueError as error:
@@ -44,9 +67,12 @@ def main(argv=None) -> None:
     from hub.ui import build_app   # gradio is imported only once the arguments are good
 
     hub = hub_from_args(args, pins=pins)
-    app = build_app(hub)
+    app = build_app(hub, cache_ttl=args.cache_ttl)
     app.queue(default_concurrency_limit=2)
-    app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=True)
+    # show_error=False: the hub's own messages (gr.Error) still reach the user; Gradio's internal ones
+    # (handler names, component lists, server paths) stay in the log.
+    app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=False,
+               max_file_size=max_file_size)
 
 
 if __name__ == "__main__":

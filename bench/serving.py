@@ -38,11 +38,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(command: list[str], port: int) -> tuple[subprocess.Popen, float]:
-    """Launch, wait for the first HTTP 200, return (process, seconds)."""
+def start(command: list[str], port: int, cwd: Path = ROOT, env: dict | None = None) -> tuple[subprocess.Popen, float]:
+    """Launch in `cwd` (with `env` added), wait for the first HTTP 200, return (process, seconds)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     while True:
         try:
             if urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).status == 200:

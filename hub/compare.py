@@ -75,8 +75,19 @@ def measure(hub, demo, n: int, seed: int) -> tuple[np.ndarray, list]:
                     round(1000 * seconds / n, 2)]
 
 
+def failed_row(demo, error: Exception) -> list:
+    """The row of a model whose measurement failed: the others are still shown."""
+    import logging
+    from .inputs import InputError
+
+    reason = str(error) if isinstance(error, InputError) else f"failed ({type(error).__name__}); see the hub's log"
+    logging.getLogger("hub.compare").error("compare: %s failed", demo.id, exc_info=error)
+    return [demo.title, LIKELIHOOD.get(demo.likelihood, demo.likelihood or "-"), reason, "-", "-", "-", "-"]
+
+
 def compare(hub, chosen: list[str], n, seed):
-    """Stream (grids, table) as each chosen model is measured."""
+    """Stream (grids, table, progress) as each chosen model is measured; a model that fails gets a
+    marked row and the rest go on."""
     from .display import enlarge, tile
     from .inputs import InputError, integer
 
@@ -84,13 +95,20 @@ def compare(hub, chosen: list[str], n, seed):
     demos = [d for d in generators(hub) if d.title in (chosen or [])]
     if not demos:
         raise InputError("Choose at least one model to compare.")
-    rows, grids = [list(row) for row in floors(n, seed)], []   # computed once per (n, seed)
-    yield grids, rows
-    for demo in demos:
-        images, row = measure(hub, demo, n, seed)
+    yield [], [], f"Scoring {n} real digits (the floor), then {len(demos)} models..."
+    rows, grids, failed = [list(row) for row in floors(n, seed)], [], 0   # floors computed once per (n, seed)
+    for done, demo in enumerate(demos):
+        yield grids, rows, f"Measuring {demo.title} ({done + 1} of {len(demos)})..."
+        try:
+            images, row = measure(hub, demo, n, seed)
+        except Exception as error:  # noqa: BLE001 - one model's failure must not cost the others' rows
+            rows.append(failed_row(demo, error))
+            failed += 1
+            continue
         grids.append((enlarge(tile(images[:32], 8), 2), demo.title))
         rows.append(row)
-        yield grids, rows
+    yield grids, rows, f"Done: {len(demos) - failed} of {len(demos)} models measured" + \
+        (f"; {failed} failed (marked in the table)." if failed else ".")
 
 
 def build_tab(ctx) -> None:
@@ -102,16 +120,22 @@ def build_tab(ctx) -> None:
 VAE: a bound) give a likelihood, so they can score a digit, find anomalies and compress; implicit ones
 (the GANs) only draw samples, but draw them in one pass. Every model below draws the same number of
 digits from the same seed; the evaluator's **Frechet LeNet Distance** (FLD) compares them with the real
-test digits. The first two rows are real digits scored the same way: the floor for this many digits.""")
+test digits. The first two rows are real digits scored the same way: the floor for this many digits.
+All models at 2,000 digits take minutes on a CPU: the line under the buttons says where the run is,
+and Stop ends it.""")
     with gr.Row():
         chosen = gr.CheckboxGroup(titles, value=titles, label="Models")
         n = gr.Slider(100, 2000, value=500, step=100, label="Digits per model")
         seed = gr.Number(value=0, precision=0, label="Seed")
-    go = gr.Button("Compare", variant="primary")
+    with gr.Row():
+        go = gr.Button("Compare", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+    progress = gr.Markdown(elem_id="compare-progress")
     table = gr.Dataframe(headers=COLUMNS, interactive=False, label="Figures (FLD and shares on these digits)")
     gallery = gr.Gallery(label="Samples (the first 32 of each)", columns=3, height="auto")
 
     def run(chosen, n, seed):
         yield from compare(hub, chosen, n, seed)
 
-    ctx.on(go.click, "generators", run, [chosen, n, seed], [gallery, table])
+    event = ctx.on(go.click, "generators", run, [chosen, n, seed], [gallery, table, progress], heavy=True)
+    stop.click(lambda: "Stopped.", outputs=progress, cancels=[event], api_visibility="undocumented", queue=False)

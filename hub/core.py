@@ -34,9 +34,12 @@ class ModelHandle:
         except Exception as error:  # noqa: BLE001 - any load failure becomes this demo's error, not the hub's
             self.hub.launcher.drop(key)
             message = f"The model of '{self.demo.title}' could not be loaded: {error}"
-            self.hub.demo_errors[self.demo.id] = ("load", message)
+            self.hub.demo_errors[self.demo.id] = ("load", message)     # the System tab's reason
             if self.hub.strict:
                 raise
+            if not isinstance(error, weights.WeightsError):     # a weights error is written for users
+                message = (f"The model of '{self.demo.title}' could not be loaded ({type(error).__name__}); "
+                           "the System tab says why.")
             raise ModelLoadError(message) from error
         if self.hub.demo_errors.get(self.demo.id, ("",))[0] == "load":
             del self.hub.demo_errors[self.demo.id]     # loaded now: an earlier failure is over

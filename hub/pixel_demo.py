@@ -89,6 +89,7 @@ def build_ui(ctx) -> None:
     import gradio as gr
 
     from .ui import digit_sketchpad as sketchpad
+    from .ui import image_upload
 
     demo = PixelByPixelDemo(ctx.models)
     name, prefix = ctx.demo.title, ctx.demo.id.replace("_", "-")      # elem_ids: "<demo>-samples", ...
@@ -100,7 +101,7 @@ def build_ui(ctx) -> None:
                 sample_button = gr.Button("Sample pixel by pixel", variant="primary")
                 gr.Examples([[0, 8], [1, 16], [2024, 4]], inputs=[seed, count])
             samples = gr.Image(label="Samples (grey: not drawn yet)", format="png", elem_id=f"{prefix}-samples")
-        ctx.on(sample_button.click, "sample", demo.sample, [seed, count], samples)
+        ctx.on(sample_button.click, "sample", demo.sample, [seed, count], samples, heavy=True)
 
     with gr.Tab("Complete"):
         gr.Markdown(f"Keep the top rows of a digit and let {name} draw the rest, several times.")
@@ -117,7 +118,7 @@ def build_ui(ctx) -> None:
                             inputs=[source, index, rows, completions, complete_seed])
             completed = gr.Image(label="Completions", format="png")
         ctx.on(complete_button.click, "complete", demo.complete,
-               [source, index, drawing, rows, completions, complete_seed], completed)
+               [source, index, drawing, rows, completions, complete_seed], completed, heavy=True)
 
     with gr.Tab("Likelihood"):
         gr.Markdown("Pick the brush, draw a digit (or upload one), and get its exact log-likelihood.")
@@ -127,7 +128,7 @@ def build_ui(ctx) -> None:
                     sketch = sketchpad(f"{prefix}-sketchpad")
                     draw_button = gr.Button("Score drawing", variant="primary", elem_id=f"{prefix}-score")
                 with gr.Tab("Upload"):
-                    upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], format="png")
+                    upload = image_upload()
                     upload_button = gr.Button("Score image", variant="primary")
             with gr.Column():
                 with gr.Row():
@@ -137,4 +138,4 @@ def build_ui(ctx) -> None:
                 plot = gr.Plot(label="Where it falls among validation digits")
         outputs = [seen, surprise, report, plot]
         ctx.on(draw_button.click, "likelihood", demo.likelihood, sketch, outputs)
-        ctx.on(upload_button.click, "likelihood_upload", demo.likelihood, upload, outputs, preprocess=False)
+        ctx.on(upload_button.click, "likelihood_upload", demo.likelihood, upload, outputs)

@@ -4,8 +4,11 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
+from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from . import compare
 from .core import SYSTEM_COLUMNS, Hub, ModelLoadError
@@ -28,24 +31,31 @@ class DemoContext:
         self.hub, self.demo = hub, demo
         self.models = hub.handle(demo.id) if demo.id in hub.demos else None    # a hub tab has no models
 
-    def on(self, trigger, action: str, fn, inputs=None, outputs=None, **kwargs):
-        """`ctx.on(button.click, "sample", fn, inputs, outputs)` -> api_name "<demo>_sample"."""
-        queue_id, limit = ("device-cpu", 2)
-        if self.demo.models:
-            queue_id, limit = self.hub.launcher.queue_for(self.demo.model_key(self.demo.models[0].name))
+    def on(self, trigger, action: str, fn, inputs=None, outputs=None, heavy: bool = False, **kwargs):
+        """`ctx.on(button.click, "sample", fn, inputs, outputs)` -> api_name "<demo>_sample".
+
+        `heavy=True` marks work that can take long (streams, big batches): it gets a lane of its own,
+        one job at a time, so it never holds up this or any other demo's quick actions."""
+        if kwargs.get("preprocess") is False:
+            raise ValueError(f"{self.demo.id}_{action}: preprocess=False would hand raw request data (a server "
+                             "path, say) to the demo; the hub checks uploads while preprocessing")
+        key = self.demo.model_key(self.demo.models[0].name) if self.demo.models else None
+        queue_id, limit = self.hub.launcher.queue_for(key, self.demo.id, heavy)
         return trigger(self.guard(fn), inputs=inputs, outputs=outputs, api_name=f"{self.demo.id}_{action}",
                        concurrency_id=queue_id, concurrency_limit=limit, **kwargs)
 
     def guard(self, fn):
         """Turn every failure of `fn` into a message for the user; never into a dead hub.
         A CUDA out-of-memory error evicts idle models and retries once, then retries on the CPU.
-        A generator (streaming) function is guarded while it streams; it is not retried."""
+        A generator (streaming) function is guarded while it streams; it is not retried.
+        SystemExit and KeyboardInterrupt from a plugin are failures like any other: only the
+        hub's own process may decide to stop."""
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def guarded_stream(*args, **kwargs):
                 try:
                     yield from fn(*args, **kwargs)
-                except Exception as error:  # noqa: BLE001
+                except PLUGIN_FAILURES as error:  # noqa: BLE001
                     raise self.user_error(error) from None
             return guarded_stream
 
@@ -54,29 +64,70 @@ class DemoContext:
             for attempt in range(3):
                 try:
                     return fn(*args, **kwargs)
-                except Exception as error:  # noqa: BLE001 - the hub outlives any plugin's bug
+                except PLUGIN_FAILURES as error:  # noqa: BLE001 - the hub outlives any plugin's bug
                     if is_out_of_memory(error) and attempt < 2 and self.demo.models:
                         key = self.demo.model_key(self.demo.models[0].name)
                         if attempt == 1 or not self.hub.launcher.relieve(key):
                             self.hub.launcher.demote(key)
                         continue
                     raise self.user_error(error) from None
-            raise gr.Error("Out of memory even on the CPU.")
+            raise gr.Error("Out of memory even on the CPU.", print_exception=False)
         return guarded
 
-    def user_error(self, error: Exception) -> gr.Error:
-        """The message a user sees for `error` (in strict mode, unexpected errors propagate)."""
+    def user_error(self, error: BaseException) -> gr.Error:
+        """The message a user sees for `error` (in strict mode, unexpected errors propagate).
+        A handled error is logged in one line; an unexpected one with its traceback, once."""
         if isinstance(error, gr.Error):
+            log.info("demo %s: %s", self.demo.id, error.message)
+            error.print_exception = False
             return error
-        if isinstance(error, InputError):
-            return gr.Error(str(error), title="Please check the input")
-        if isinstance(error, ModelLoadError):
-            return gr.Error(str(error), title="Model unavailable")
+        if isinstance(error, (InputError, ModelLoadError)):
+            log.info("demo %s: %s", self.demo.id, error)
+            title = "Please check the input" if isinstance(error, InputError) else "Model unavailable"
+            return gr.Error(str(error), title=title, print_exception=False)
         log.error("demo %s failed", self.demo.id, exc_info=error)
         if self.hub.strict:
             raise error
-        return gr.Error(f"'{self.demo.title}' failed ({type(error).__name__}: {error}). "
-                        "The other demos are not affected.", title="Demo error")
+        return gr.Error(f"'{self.demo.title}' failed unexpectedly ({type(error).__name__}); the details are in "
+                        "the hub's log. Try other inputs; the other demos are not affected.",
+                        title="Demo error", print_exception=False)
+
+
+# Everything a plugin's action may raise: GeneratorExit is left out, it is how a stream is closed.
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+NOT_UPLOADED = "Only an image uploaded on this page can be read: upload it (again) and try once more."
+
+
+def is_uploaded(path) -> bool:
+    """Whether `path` is a file in Gradio's upload cache (where uploads, and the hub's own outputs, live)."""
+    folder = Path(os.path.realpath(get_upload_folder()))
+    real = Path(os.path.realpath(path))
+    return real.is_relative_to(folder) and real != folder and real.is_file()
+
+
+class UploadedImage(gr.Image):
+    """An image input that hands the demo only a file the user uploaded, as a path.
+
+    gr.Image alone would open any server path sent as `{"path": ...}` without Gradio's "meta" tag
+    (its data model skips the upload-cache check that files with the tag get), and its own
+    preprocessing answers a bad file with internals; the demo opens the path and explains instead."""
+
+    def get_block_name(self) -> str:
+        return "image"                       # the browser draws it as the image component it is
+
+    def preprocess(self, payload) -> str | None:
+        if payload is None:
+            return None
+        path = getattr(payload, "path", None)
+        if not isinstance(path, str) or not is_uploaded(path):
+            raise gr.Error(NOT_UPLOADED, title="Please check the input", print_exception=False)
+        return path
+
+
+def image_upload(label: str = "Image") -> UploadedImage:
+    """The hub's image upload (files and the clipboard); use it for every image a user sends."""
+    return UploadedImage(label=label, type="filepath", sources=["upload", "clipboard"], format="png")
 
 
 def digit_sketchpad(elem_id: str) -> gr.Sketchpad:
@@ -129,10 +180,12 @@ def system_tab(hub: Hub) -> tuple[gr.Dataframe, gr.Markdown, callable]:
     return table, devices, current
 
 
-def build_app(hub: Hub) -> gr.Blocks:
+def build_app(hub: Hub, cache_ttl: int | None = None) -> gr.Blocks:
+    """The whole app. With `cache_ttl` (seconds), uploads and generated files older than that are
+    deleted, checked as often; without, they stay until the hub stops."""
     shown = [demo for demo in hub.demos.values() if demo.trained]      # the System tab lists the others
     built = {demo.id: build_demo_blocks(hub, demo) for demo in shown}
-    with gr.Blocks(title="Demo Hub") as app:
+    with gr.Blocks(title="Demo Hub", delete_cache=(cache_ttl, cache_ttl) if cache_ttl else None) as app:
         gr.Markdown(INTRO)
         with gr.Tabs(overflow_behavior="wrap"):              # every demo in view, however many
             for demo in shown:

@@ -25,7 +25,18 @@ _DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I1
 
 
 class WeightsError(RuntimeError):
-    """Weights are missing, corrupt or do not fit the model; the message says which and why."""
+    """Weights are missing, corrupt or do not fit the model; the message says which and why (users see
+    it, so it names files by `shown`, never by their place on the server)."""
+
+
+def shown(path: Path) -> str:
+    """A weights file or folder as a message names it: inside the project, relative to it; elsewhere,
+    its folder and name."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(Path(*path.parts[-2:]))
 
 
 def weights_dir(demo_id: str) -> Path:
@@ -51,7 +62,7 @@ def read_header(path: Path) -> dict:
     except FileNotFoundError:
         raise
     except (struct.error, ValueError, UnicodeDecodeError) as e:
-        raise WeightsError(f"{path} is not a safetensors file ({e})") from e
+        raise WeightsError(f"{shown(path)} is not a safetensors file ({e})") from e
     header.pop("__metadata__", None)
     return header
 
@@ -74,11 +85,11 @@ def estimate_bytes(directory: Path) -> int:
 def read_config(directory: Path) -> dict:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise WeightsError(f"{path} is missing: this demo has no shipped weights (train them with `python -m hub train`)")
+        raise WeightsError(f"{shown(path)} is missing: this demo has no shipped weights (train them with `python -m hub train`)")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise WeightsError(f"{path} is not valid JSON ({e})") from e
+        raise WeightsError(f"{shown(path)} is not valid JSON ({e})") from e
 
 
 def load_state(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -87,18 +98,18 @@ def load_state(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
     config = read_config(directory)
     path = directory / WEIGHTS_FILE
     if not path.is_file():
-        raise WeightsError(f"{path} is missing: this demo has no shipped weights (train them with `python -m hub train`)")
+        raise WeightsError(f"{shown(path)} is missing: this demo has no shipped weights (train them with `python -m hub train`)")
     expected = config.get("sha256")
     actual = sha256_of(path)
     if expected != actual:
         raise WeightsError(
-            f"{path} is corrupt or was replaced: its SHA-256 is {actual[:12]}..., config.json expects "
+            f"{shown(path)} is corrupt or was replaced: its SHA-256 is {actual[:12]}..., config.json expects "
             f"{str(expected)[:12]}... Re-download or retrain it."
         )
     try:
         return load_file(str(path)), config
     except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path} could not be read as safetensors ({e})") from e
+        raise WeightsError(f"{shown(path)} could not be read as safetensors ({e})") from e
 
 
 def load_into(module: torch.nn.Module, directory: Path) -> dict:
@@ -108,11 +119,11 @@ def load_into(module: torch.nn.Module, directory: Path) -> dict:
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise WeightsError(f"{directory}: tensors missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise WeightsError(f"{shown(directory)}: tensors missing {missing[:5]}, unexpected {unexpected[:5]}")
     for name, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
             raise WeightsError(
-                f"{directory}: tensor {name!r} has shape {list(tensor.shape)} but the model expects "
+                f"{shown(directory)}: tensor {name!r} has shape {list(tensor.shape)} but the model expects "
                 f"{list(expected[name].shape)}"
             )
     module.load_state_dict(state)

@@ -37,6 +37,7 @@ from hub import DemoSpec, ModelSpec, hookimpl, weights
 
 __version__ = "0.0.1"
 WEIGHTS = Path({weights!r})
+RELEASE = WEIGHTS.parent / "release"
 FAIL = {fail!r}
 STARTED = []
 if FAIL == "import":
@@ -60,20 +61,44 @@ def load():
     return model
 
 
+def fail_here():
+    if FAIL == "inference":
+        raise RuntimeError("boom at inference")
+    if FAIL == "exit":
+        raise SystemExit(3)
+    if FAIL == "interrupt":
+        raise KeyboardInterrupt
+
+
 def build_ui(ctx):
     import gradio as gr
+    import time
     x, y = gr.Number(label="x"), gr.Number(label="y")
     if FAIL == "build_ui":
         raise RuntimeError("boom at build_ui")
-    button = gr.Button("Double")
+    button, stream_button, hold_button = gr.Button("Double"), gr.Button("Count"), gr.Button("Hold")
 
     def double(value):
-        if FAIL == "inference":
-            raise RuntimeError("boom at inference")
+        fail_here()
         with ctx.models.use() as model, torch.no_grad():
             return model(torch.tensor([float(value)])).item()
 
+    def count(value):
+        for i in range(int(value)):
+            yield i
+        fail_here()
+
+    def hold(value):
+        """Heavy work that lasts until the test creates the file RELEASE (two minutes at most)."""
+        for _ in range(1200):
+            if RELEASE.exists():
+                break
+            time.sleep(0.1)
+        return value
+
     ctx.on(button.click, "double", double, x, y)
+    ctx.on(stream_button.click, "count", count, x, y)
+    ctx.on(hold_button.click, "hold", hold, x, y, heavy=True)
 
 
 @hookimpl
@@ -92,8 +117,10 @@ def hub_started(hub):
 
 def write_plugin(folder: Path, name: str, weights_dir: Path, fail: str = "", demo: str | None = None,
                  package: bool = False) -> Path:
-    """A dropped-in plugin module (or package) `name` whose demo doubles a number; `fail` names the
-    stage at which it breaks: import, register, build_ui, load or inference."""
+    """A dropped-in plugin module (or package) `name` whose demo doubles a number (and counts, streamed,
+    and holds a heavy job until the file `release` appears beside its weights folder); `fail` names the
+    stage at which it breaks: import, register, build_ui, load, or inference (its actions raise an
+    error), exit (SystemExit) or interrupt (KeyboardInterrupt)."""
     folder.mkdir(parents=True, exist_ok=True)
     source = textwrap.dedent(PLUGIN).format(weights=str(weights_dir), fail=fail, demo=demo or name,
                                             title=f"Test {name}")

@@ -1,7 +1,5 @@
 """The adversarial autoencoder: its priors, one training step, the map's coordinates, the shipped
 models and the demo."""
-from types import SimpleNamespace
-
 import gradio as gr
 import numpy as np
 import pytest
@@ -132,12 +130,26 @@ def test_the_sample_tab_draws_any_digit_or_the_chosen_one(action):
         action("sample")("Swiss roll", 0, 16, "11")
 
 
+def click(index):
+    """The event data a click on the map carries (gr.EventData's raw dict)."""
+    return gr.EventData(None, {"index": index, "value": None})
+
+
 def test_clicking_the_map_decodes_that_point_and_outside_is_refused():
     demo = AAEDemo(Hub.create(allow="aae", entry_points=False, devices=parse_inventory("")).handle("aae"))
-    image, where = demo.decode_point("Swiss roll", SimpleNamespace(index=[SIZE // 2, SIZE // 4]))
+    image, where = demo.decode_point("Swiss roll", click([SIZE // 2, SIZE // 4]))
     assert image.shape == (168, 168) and image.max() > 100           # a digit, not an empty square
     assert where == f"Decoded z = ({to_code(SIZE // 2, SIZE // 4)[0]:.2f}, {to_code(SIZE // 2, SIZE // 4)[1]:.2f})"
     with pytest.raises(InputError, match="Click inside the map"):
-        demo.decode_point("Swiss roll", SimpleNamespace(index=[10, SIZE + 10]))
+        demo.decode_point("Swiss roll", click([10, SIZE + 10]))
     with pytest.raises(InputError, match="Unknown prior"):
-        demo.decode_point("Uniform", SimpleNamespace(index=[1, 1]))
+        demo.decode_point("Uniform", click([1, 1]))
+
+
+@pytest.mark.parametrize("event", [None, gr.EventData(None, None), gr.EventData(None, {}), gr.EventData(None, "x"),
+                                   click(None), click(7), click([1]), click(["a", 2]), click([float("nan"), 2]),
+                                   click([-5, 3])], ids=lambda event: repr(getattr(event, "_data", event)))
+def test_a_missing_or_malformed_click_gets_a_message(event):
+    demo = AAEDemo(Hub.create(allow="aae", entry_points=False, devices=parse_inventory("")).handle("aae"))
+    with pytest.raises(InputError, match="Click a point on the map|clicked point"):
+        demo.decode_point("Swiss roll", event)

@@ -15,8 +15,9 @@ def compare():
 
 def test_a_row_per_model_after_the_real_digit_floors(compare):
     frames = list(compare(["VAE", "PixelRNN · Row LSTM", "NADE"], 200, 0))
-    assert len(frames) == 4                                   # the floors, then one frame per model
-    gallery, rows = frames[-1]
+    assert len(frames) == 5                                   # start, one frame per model, done
+    gallery, rows, progress = frames[-1]
+    assert progress == "Done: 3 of 3 models measured." and "(2 of 3)" in frames[2][2]
     assert [row[0] for row in rows] == ["real digits (floor)", "real digits, binarized", "NADE",
                                         "PixelRNN · Row LSTM", "VAE"]   # in the hub's order
     assert [title for _, title in gallery] == ["NADE", "PixelRNN · Row LSTM", "VAE"]
@@ -37,6 +38,21 @@ def test_no_model_chosen_gets_a_message(compare):
 
 
 def test_a_demo_with_several_models_is_measured_on_its_first(compare):
-    gallery, rows = list(compare(["AAE"], 100, 0))[-1]
+    gallery, rows, _ = list(compare(["AAE"], 100, 0))[-1]
     assert [title for _, title in gallery] == ["AAE"]
     assert rows[-1][0] == "AAE" and rows[-1][2] == "-" and rows[-1][3] > rows[0][3]
+
+
+def test_a_failing_model_is_marked_and_the_others_are_still_shown():
+    hub = Hub.create(allow="vae,nade", entry_points=False, devices=parse_inventory(""))
+
+    def broken(model, n, generator):
+        raise RuntimeError("the sampler broke")
+
+    hub.demos["vae"].sample = broken
+    gallery, rows, progress = list(api_fn(build_app(hub), "compare_generators")(["VAE", "NADE"], 100, 0))[-1]
+    by_model = {row[0]: row for row in rows}
+    assert by_model["VAE"][2].startswith("failed (RuntimeError)") and by_model["VAE"][3] == "-"
+    assert by_model["NADE"][3] > rows[0][3]                   # measured all the same
+    assert [title for _, title in gallery] == ["NADE"]
+    assert progress == "Done: 1 of 2 models measured; 1 failed (marked in the table)."

@@ -98,6 +98,7 @@ def test_hub_keeps_serving_when_a_demo_has_bad_weights(tmp_path, damage):
     with pytest.raises(gr.Error, match="could not be loaded") as caught:
         api_fn(app, "damaged_double")(1)
     assert ("corrupt" if damage == "corrupt" else "missing") in caught.value.message
+    assert str(tmp_path) not in caught.value.message and "bad/model.safetensors" in caught.value.message
     assert api_fn(app, "fine_double")(1) == 2.0
     status = {row[3]: row for row in hub.system_rows()}
     assert status["damaged"][4] == "error" and status["fine"][4] == "ok"

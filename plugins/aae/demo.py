@@ -5,7 +5,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from hub.display import enlarge, test_digits, tile
-from hub.inputs import InputError, integer
+from hub.inputs import InputError, integer, number
 
 from .model import sample_prior
 
@@ -57,12 +57,16 @@ class AAEDemo:
         return np.asarray(canvas), (f"{count} test digits encoded; {100 * inside.mean():.0f}% fall inside the map. "
                                     "Grey: samples of the prior. Click anywhere on the map to decode that point.")
 
-    def decode_point(self, label, evt: gr.SelectData):
+    def decode_point(self, label, evt: gr.EventData = None):
+        """The decoder's digit at the clicked point; the click data is checked like any input
+        (gr.EventData, not gr.SelectData, so that a malformed click reaches this check)."""
         prior = prior_name(label)
-        if evt is None or evt.index is None:
+        click = getattr(evt, "_data", None)
+        index = click.get("index") if isinstance(click, dict) else None
+        if not isinstance(index, (list, tuple)) or len(index) != 2:
             raise InputError("Click a point on the map.")
-        x, y = evt.index[:2]
-        if not (0 <= x < SIZE and 0 <= y < SIZE):
+        x, y = (number(value, "The clicked point's coordinate", 0, SIZE + 24) for value in index)
+        if x >= SIZE or y >= SIZE:
             raise InputError("Click inside the map, above the colour key.")
         z = torch.tensor([to_code(x, y)], dtype=torch.float32)
         with self.models.use(prior) as model, torch.no_grad():

@@ -105,7 +105,7 @@ class VAEDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.ui import digit_sketchpad
+    from hub.ui import digit_sketchpad, image_upload
 
     demo = VAEDemo(ctx.models)
     with gr.Tab("Sample"):
@@ -128,7 +128,7 @@ def build_ui(ctx) -> None:
                     sketch = digit_sketchpad("vae-sketchpad")
                     draw_button = gr.Button("Reconstruct drawing", variant="primary", elem_id="vae-reconstruct")
                 with gr.Tab("Upload or test digit"):
-                    upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], format="png")
+                    upload = image_upload()
                     with gr.Row():
                         index = gr.Number(value=0, precision=0, label="Test image number (0-9999)")
                         pick = gr.Button("Load test digit")
@@ -143,7 +143,7 @@ def build_ui(ctx) -> None:
         outputs = [seen, recon, report, plot]
         ctx.on(draw_button.click, "reconstruct", demo.analyze, sketch, outputs)
         # raw upload (preprocess=False), so a file that is no image gets our message, not a decoder's
-        ctx.on(upload_button.click, "reconstruct_upload", demo.analyze, upload, outputs, preprocess=False)
+        ctx.on(upload_button.click, "reconstruct_upload", demo.analyze, upload, outputs)
         ctx.on(pick.click, "test_digit", demo.test_digit, index, upload)
 
     with gr.Tab("Interpolate"):

@@ -68,7 +68,7 @@ class ViTDemo:
 
 
 def build_ui(ctx) -> None:
-    from hub.ui import digit_sketchpad
+    from hub.ui import digit_sketchpad, image_upload
 
     names = [spec.name for spec in ctx.demo.models]
     demo = ViTDemo(ctx.models, names)
@@ -83,7 +83,7 @@ def build_ui(ctx) -> None:
                 sketch = digit_sketchpad("vit-sketchpad")
                 draw_button = gr.Button("Classify drawing", variant="primary", elem_id="vit-classify")
             with gr.Tab("Upload"):
-                upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], format="png")
+                upload = image_upload()
                 upload_button = gr.Button("Classify image", variant="primary")
             with gr.Tab("Test digit"):
                 index = gr.Number(value=0, precision=0, label="MNIST test image number (0-9999)")
@@ -98,6 +98,5 @@ def build_ui(ctx) -> None:
     options = [model, layer, head, top_k]
     outputs = [probabilities, patches, attention, note]
     ctx.on(draw_button.click, "classify", demo.classify, [sketch, *options], outputs)
-    # raw upload (preprocess=False), so a file that is no image gets our message, not a decoder's
-    ctx.on(upload_button.click, "classify_upload", demo.classify, [upload, *options], outputs, preprocess=False)
+    ctx.on(upload_button.click, "classify_upload", demo.classify, [upload, *options], outputs)
     ctx.on(test_button.click, "classify_test_digit", demo.classify_test_digit, [index, *options], outputs)

@@ -1,0 +1,218 @@
+"""The app shell: one tab per demo, an error tab per broken plugin, and the System tab."""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+from pathlib import Path
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from . import compare
+from .core import SYSTEM_COLUMNS, Hub, ModelLoadError
+from .inputs import InputError
+from .launcher import is_out_of_memory
+from .registry import DemoSpec
+
+log = logging.getLogger("hub.ui")
+
+INTRO = """# Demo Hub
+Classic deep-learning models as live demos, each trained here on real data. Every demo's model loads
+on first use; the **System** tab shows what is loaded where."""
+
+
+class DemoContext:
+    """What a plugin's `build_ui(ctx)` gets: the demo, a lazy model handle, and `ctx.on(...)`,
+    which wires an event with a stable api_name, its device's queue and the hub's error handling."""
+
+    def __init__(self, hub: Hub, demo: DemoSpec):
+        self.hub, self.demo = hub, demo
+        self.models = hub.handle(demo.id) if demo.id in hub.demos else None    # a hub tab has no models
+
+    def on(self, trigger, action: str, fn, inputs=None, outputs=None, heavy: bool = False, **kwargs):
+        """`ctx.on(button.click, "sample", fn, inputs, outputs)` -> api_name "<demo>_sample".
+
+        `heavy=True` marks work that can take long (streams, big batches): it gets a lane of its own,
+        one job at a time, so it never holds up this or any other demo's quick actions."""
+        if kwargs.get("preprocess") is False:
+            raise ValueError(f"{self.demo.id}_{action}: preprocess=False would hand raw request data (a server "
+                             "path, say) to the demo; the hub checks uploads while preprocessing")
+        key = self.demo.model_key(self.demo.models[0].name) if self.demo.models else None
+        queue_id, limit = self.hub.launcher.queue_for(key, self.demo.id, heavy)
+        return trigger(self.guard(fn), inputs=inputs, outputs=outputs, api_name=f"{self.demo.id}_{action}",
+                       concurrency_id=queue_id, concurrency_limit=limit, **kwargs)
+
+    def guard(self, fn):
+        """Turn every failure of `fn` into a message for the user; never into a dead hub.
+        A CUDA out-of-memory error evicts idle models and retries once, then retries on the CPU.
+        A generator (streaming) function is guarded while it streams; it is not retried.
+        SystemExit and KeyboardInterrupt from a plugin are failures like any other: only the
+        hub's own process may decide to stop."""
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def guarded_stream(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except PLUGIN_FAILURES as error:  # noqa: BLE001
+                    raise self.user_error(error) from None
+            return guarded_stream
+
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            for attempt in range(3):
+                try:
+                    return fn(*args, **kwargs)
+                except PLUGIN_FAILURES as error:  # noqa: BLE001 - the hub outlives any plugin's bug
+                    if is_out_of_memory(error) and attempt < 2 and self.demo.models:
+                        key = self.demo.model_key(self.demo.models[0].name)
+                        if attempt == 1 or not self.hub.launcher.relieve(key):
+                            self.hub.launcher.demote(key)
+                        continue
+                    raise self.user_error(error) from None
+            raise gr.Error("Out of memory even on the CPU.", print_exception=False)
+        return guarded
+
+    def user_error(self, error: BaseException) -> gr.Error:
+        """The message a user sees for `error` (in strict mode, unexpected errors propagate).
+        A handled error is logged in one line; an unexpected one with its traceback, once."""
+        if isinstance(error, gr.Error):
+            log.info("demo %s: %s", self.demo.id, error.message)
+            error.print_exception = False
+            return error
+        if isinstance(error, (InputError, ModelLoadError)):
+            log.info("demo %s: %s", self.demo.id, error)
+            title = "Please check the input" if isinstance(error, InputError) else "Model unavailable"
+            return gr.Error(str(error), title=title, print_exception=False)
+        log.error("demo %s failed", self.demo.id, exc_info=error)
+        if self.hub.strict:
+            raise error
+        return gr.Error(f"'{self.demo.title}' failed unexpectedly ({type(error).__name__}); the details are in "
+                        "the hub's log. Try other inputs; the other demos are not affected.",
+                        title="Demo error", print_exception=False)
+
+
+# Everything a plugin's action may raise: GeneratorExit is left out, it is how a stream is closed.
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+NOT_UPLOADED = "Only an image uploaded on this page can be read: upload it (again) and try once more."
+
+
+def is_uploaded(path) -> bool:
+    """Whether `path` is a file in Gradio's upload cache (where uploads, and the hub's own outputs, live)."""
+    folder = Path(os.path.realpath(get_upload_folder()))
+    real = Path(os.path.realpath(path))
+    return real.is_relative_to(folder) and real != folder and real.is_file()
+
+from gradio.events import Dependency
+
+class UploadedImage(gr.Image):
+    """An image input that hands the demo only a file the user uploaded, as a path.
+
+    gr.Image alone would open any server path sent as `{"path": ...}` without Gradio's "meta" tag
+    (its data model skips the upload-cache check that files with the tag get), and its own
+    preprocessing answers a bad file with internals; the demo opens the path and explains instead."""
+
+    def get_block_name(self) -> str:
+        return "image"                       # the browser draws it as the image component it is
+
+    def preprocess(self, payload) -> str | None:
+        if payload is None:
+            return None
+        path = getattr(payload, "path", None)
+        if not isinstance(path, str) or not is_uploaded(path):
+            raise gr.Error(NOT_UPLOADED, title="Please check the input", print_exception=False)
+        return path
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def image_upload(label: str = "Image") -> UploadedImage:
+    """The hub's image upload (files and the clipboard); use it for every image a user sends."""
+    return UploadedImage(label=label, type="filepath", sources=["upload", "clipboard"], format="png")
+
+
+def digit_sketchpad(elem_id: str) -> gr.Sketchpad:
+    """A square canvas with a fixed black brush thick enough for MNIST-like strokes."""
+    return gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                        elem_id=elem_id, brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+
+
+def build_demo_blocks(hub: Hub, demo: DemoSpec) -> gr.Blocks | None:
+    """The demo's UI built apart, so a failure leaves no half-built tab; None when it failed."""
+    try:
+        with gr.Blocks() as blocks:
+            demo.build_ui(DemoContext(hub, demo))
+        return blocks
+    except (Exception, SystemExit) as error:  # noqa: BLE001
+        hub.demo_errors[demo.id] = ("build_ui", f"{type(error).__name__}: {error}")
+        log.exception("demo %s failed to build its UI", demo.id)
+        if hub.strict:
+            raise RuntimeError(f"demo {demo.id!r} failed to build its UI; strict mode makes this fatal") from error
+        return None
+
+
+def error_panel(title: str, stage: str, message: str) -> None:
+    gr.Markdown(f"### {title} is unavailable\nIt failed while **{stage}**:\n\n```\n{message}\n```\n"
+                "Every other demo keeps working. The System tab lists all plugins.")
+
+
+def model_card(demo: DemoSpec) -> str:
+    for model in demo.models:
+        card = model.weights_dir / "README.md" if model.weights_dir else None
+        if card and card.is_file():
+            return card.read_text()
+    return ""
+
+
+def system_tab(hub: Hub) -> tuple[gr.Dataframe, gr.Markdown, callable]:
+    devices = gr.Markdown()
+    table = gr.Dataframe(headers=SYSTEM_COLUMNS, interactive=False, wrap=True, label="Plugins and demos")
+    refresh = gr.Button("Refresh", size="sm")
+
+    def current():
+        lines = [f"- `{d.name}`: {d.free / 2**30:.1f} GiB free of {d.total / 2**30:.1f} GiB at start, "
+                 f"{hub.launcher.used(d.name) / 2**20:.1f} MiB used by demos"
+                 for d in hub.launcher.devices.values()]
+        stats = hub.launcher.stats
+        lines.append(f"- loads {stats.loads}, evictions {stats.evictions}, CPU fallbacks {stats.cpu_fallbacks}")
+        return "**Devices**\n" + "\n".join(lines), hub.system_rows()
+
+    refresh.click(current, outputs=[devices, table], api_name="system_status")
+    return table, devices, current
+
+
+def build_app(hub: Hub) -> gr.Blocks:
+    shown = [demo for demo in hub.demos.values() if demo.trained]      # the System tab lists the others
+    built = {demo.id: build_demo_blocks(hub, demo) for demo in shown}
+    with gr.Blocks(title="Demo Hub") as app:
+        gr.Markdown(INTRO)
+        with gr.Tabs(overflow_behavior="wrap"):              # every demo in view, however many
+            for demo in shown:
+                with gr.Tab(demo.title, id=demo.id, elem_id=f"tab-{demo.id}"):
+                    gr.Markdown(demo.description)
+                    if built[demo.id] is None:
+                        error_panel(demo.title, "building its interface", hub.demo_errors[demo.id][1])
+                    else:
+                        built[demo.id].render()
+                        card = model_card(demo)
+                        if card:
+                            with gr.Accordion("Model card", open=False):
+                                gr.Markdown(card)
+            for record in hub.records.values():
+                if record.status == "error" and not record.demos:
+                    with gr.Tab(f"{record.name} (error)", elem_id=f"tab-error-{record.name}"):
+                        error_panel(f"Plugin '{record.name}'", record.stage, record.error)
+            if compare.ready(hub):
+                with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+                    compare.build_tab(DemoContext(hub, compare.SPEC))
+            with gr.Tab("System", id="system", elem_id="tab-system") as system:
+                table, devices, current = system_tab(hub)
+        for event in (app.load, system.select):            # fresh figures whenever it is looked at
+            event(current, outputs=[devices, table], api_visibility="undocumented")
+    hub.start()
+    return app
