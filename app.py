@@ -23,6 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="largest upload accepted, e.g. 5mb (a digit is a few kilobytes)")
     parser.add_argument("--cache-ttl", type=int, default=3600, metavar="SECONDS",
                         help="uploads and generated files older than this are deleted (checked as often)")
+    parser.add_argument("--max-sessions", type=int, default=200, metavar="N",
+                        help="sessions whose state Gradio keeps in memory (about 0.8 MB each); the oldest go first")
     parser.add_argument("--device", action="append", default=[], metavar="[DEMO=]DEVICE",
                         help="pin a demo (vae=cuda:1) or every demo (cpu) to a device; repeatable")
     add_plugin_flags(parser)
@@ -53,8 +55,8 @@ def main(argv=None) -> None:
         auth = (user, password)
     for warning in exposure_warnings(args, auth):
         logging.warning(warning)
-    if args.cache_ttl < 1:
-        sys.exit("--cache-ttl takes a number of seconds, at least 1")
+    if args.cache_ttl < 1 or args.max_sessions < 1:
+        sys.exit("--cache-ttl and --max-sessions take a whole number, at least 1")
     try:
         max_file_size = parse_size(args.max_file_size)
     except ValueError as error:
@@ -72,7 +74,7 @@ def main(argv=None) -> None:
     # show_error=False: the hub's own messages (gr.Error) still reach the user; Gradio's internal ones
     # (handler names, component lists, server paths) stay in the log.
     app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=False,
-               max_file_size=max_file_size)
+               max_file_size=max_file_size, state_session_capacity=args.max_sessions)
 
 
 if __name__ == "__main__":

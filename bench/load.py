@@ -1,7 +1,7 @@
 """A short request's latency while the heaviest valid requests run, and the hub's memory under load.
 
 1. Lanes: p50 / p95 / max of the VAE's "Sample" (a 4 x 4 grid, milliseconds of work) called every
-   0.25 s by one user while two others run heavy requests: (a) two PixelRNN Row LSTM sampling runs of
+   0.25 s by one user, for --window seconds or until the heavy requests end, while two others run: (a) two PixelRNN Row LSTM sampling runs of
    32 digits, (b) two Compare runs, every model at 2,000 digits (minutes each). Each short call gives up
    after --give-up seconds (counted as that long). Run it against another checkout with --root to
    measure the hub before a change.
@@ -39,10 +39,11 @@ def percentiles(samples: list[float]) -> dict:
             "max_ms": round(max(samples), 1), "calls": len(samples)}
 
 
-def short_calls(client, seconds: float, give_up: float) -> list[float]:
-    """The VAE's Sample every 0.25 s for `seconds`; a call that takes past `give_up` counts as that long."""
+def short_calls(client, seconds: float, give_up: float, busy=lambda: True) -> list[float]:
+    """The VAE's Sample every 0.25 s for `seconds` or until `busy()` turns false; a call that takes past
+    `give_up` counts as that long."""
     samples, deadline = [], time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and busy():
         started = time.perf_counter()
         job = client.submit(0, 1.0, 4, api_name="/vae_sample")
         try:
@@ -69,11 +70,15 @@ def lanes(root: Path, window: float, give_up: float) -> dict:
             args = tuple(everyone if a is None else a for a in args)
             heavy = [Client(url, verbose=False).submit(*args, api_name=api) for _ in range(2)]
             time.sleep(1.0)                                                  # both started or queued
-            samples = short_calls(client, window, give_up)
+            samples = short_calls(client, window, give_up, busy=lambda: not all(job.done() for job in heavy))
             running = sum(not job.done() for job in heavy)
             for job in heavy:
-                job.cancel()
+                try:
+                    job.cancel()
+                except Exception:  # noqa: BLE001 - a busy server may answer the cancel late; it ends below
+                    pass
             result[name] = {**percentiles(samples), "heavy requests still running at the end": running}
+            print(name, result[name], flush=True)
             time.sleep(3)
         return result
     finally:
@@ -104,7 +109,7 @@ def memory(root: Path, requests: int, extra_env: dict) -> dict:
                  lambda c: c.predict(7, "ViT (trained here on MNIST)", "rollout (all layers)", "average", 3,
                                      api_name="/vit_classify_test_digit"),
                  lambda c: c.predict(handle_file(str(sketch_path)), api_name="/nade_likelihood_upload"),
-                 lambda c: c.predict("A man rides a bike.", "Greedy", 1, "", api_name="/translation_translate")]
+                 lambda c: c.predict("A man rides a bike.", "Greedy", 1, "transformer (trained here)", api_name="/translation_translate")]
         for call in calls:
             call(Client(url, verbose=False))
         curve = [{"requests": 0, "rss_mib": rss_mib(process.pid)}]

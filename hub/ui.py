@@ -163,7 +163,15 @@ def model_card(demo: DemoSpec) -> str:
     return ""
 
 
-def system_tab(hub: Hub) -> tuple[gr.Dataframe, gr.Markdown, callable]:
+def sessions_line(app: gr.Blocks) -> str:
+    """How many sessions' state Gradio keeps in memory (each holds a copy of every component's config)."""
+    holder = getattr(app, "state_holder", None)
+    if holder is None:                          # not launched
+        return "- sessions kept in memory: none yet"
+    return f"- sessions kept in memory: {len(holder.session_data)} (at most {holder.capacity})"
+
+
+def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, callable]:
     devices = gr.Markdown()
     table = gr.Dataframe(headers=SYSTEM_COLUMNS, interactive=False, wrap=True, label="Plugins and demos")
     refresh = gr.Button("Refresh", size="sm")
@@ -174,6 +182,7 @@ def system_tab(hub: Hub) -> tuple[gr.Dataframe, gr.Markdown, callable]:
                  for d in hub.launcher.devices.values()]
         stats = hub.launcher.stats
         lines.append(f"- loads {stats.loads}, evictions {stats.evictions}, CPU fallbacks {stats.cpu_fallbacks}")
+        lines.append(sessions_line(app))
         return "**Devices**\n" + "\n".join(lines), hub.system_rows()
 
     refresh.click(current, outputs=[devices, table], api_name="system_status")
@@ -207,7 +216,7 @@ def build_app(hub: Hub, cache_ttl: int | None = None) -> gr.Blocks:
                 with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
                     compare.build_tab(DemoContext(hub, compare.SPEC))
             with gr.Tab("System", id="system", elem_id="tab-system") as system:
-                table, devices, current = system_tab(hub)
+                table, devices, current = system_tab(hub, app)
         for event in (app.load, system.select):            # fresh figures whenever it is looked at
             event(current, outputs=[devices, table], api_visibility="undocumented")
     hub.start()

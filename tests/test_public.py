@@ -154,11 +154,11 @@ def test_uploads_are_bounded_in_size_by_default(hub_server):
 
 @pytest.fixture(scope="module")
 def small_hub(tmp_path_factory):
-    """A hub with only a dropped-in plugin, a 64 KB upload limit and a 2-second cache."""
+    """A hub with only a dropped-in plugin, a 64 KB upload limit, a 2-second cache and 3 sessions kept."""
     tmp = tmp_path_factory.mktemp("small-hub")
     write_plugin(tmp / "dropins", "doubler", save_doubler(tmp / "weights"))
     url, process = start_hub(tmp, "--plugins-dir", str(tmp / "dropins"), "--plugins", "doubler",
-                             "--max-file-size", "64kb", "--cache-ttl", "2")
+                             "--max-file-size", "64kb", "--cache-ttl", "2", "--max-sessions", "3")
     yield url, tmp / "gradio"
     stop_hub(process)
     shutil.rmtree(tmp / "gradio", ignore_errors=True)
@@ -176,6 +176,14 @@ def test_the_upload_limit_is_a_setting_and_the_cache_is_cleaned(small_hub):
             break
         time.sleep(0.1)
     assert not stored.exists()
+
+
+def test_the_sessions_kept_in_memory_are_bounded(small_hub):
+    url, _ = small_hub
+    for value in range(8):                                   # eight visitors, each a session of its own
+        assert Client(url, verbose=False).predict(value, api_name="/doubler_double") == 2 * value
+    devices, _ = Client(url, verbose=False).predict(api_name="/system_status")
+    assert "sessions kept in memory: 3 (at most 3)" in devices
 
 
 def test_a_hub_reachable_by_others_without_a_login_warns():
