@@ -122,7 +122,7 @@ VAE: a bound) give a likelihood, so they can score a digit, find anomalies and c
 digits from the same seed; the evaluator's **Frechet LeNet Distance** (FLD) compares them with the real
 test digits. The first two rows are real digits scored the same way: the floor for this many digits.
 All models at 2,000 digits take minutes on a CPU: the line under the buttons says where the run is,
-and Stop ends it.""")
+and Stop ends it once the model being measured is done.""")
     with gr.Row():
         chosen = gr.CheckboxGroup(titles, value=titles, label="Models")
         n = gr.Slider(100, 2000, value=500, step=100, label="Digits per model")

@@ -125,9 +125,9 @@ class UploadedImage(gr.Image):
         return path
 
 
-def image_upload(label: str = "Image") -> UploadedImage:
+def image_upload(label: str = "Image", elem_id: str | None = None) -> UploadedImage:
     """The hub's image upload (files and the clipboard); use it for every image a user sends."""
-    return UploadedImage(label=label, type="filepath", sources=["upload", "clipboard"], format="png")
+    return UploadedImage(label=label, type="filepath", sources=["upload", "clipboard"], format="png", elem_id=elem_id)
 
 
 def digit_sketchpad(elem_id: str) -> gr.Sketchpad:

@@ -1,4 +1,5 @@
-"""A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer, clicks
+"""A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer, uploads
+an image and loads a test digit into the upload for it, clicks
 the AAE's latent map and sees that point decoded, translates a sentence, draws a seven for the ViT,
 turns a caption into samples, and finds a broken plugin reported."""
 import pytest
@@ -43,6 +44,33 @@ def test_draw_a_digit_and_see_reconstruction_and_likelihood(page):
     image = page.locator("#vae-reconstruction img")
     image.wait_for(timeout=10_000)
     assert image.get_attribute("src")
+
+
+def test_upload_an_image_and_load_a_test_digit_into_the_upload(page, tmp_path):
+    from PIL import Image
+    page.get_by_role("tab", name="VAE").click()
+    page.get_by_role("tab", name="Reconstruct & likelihood").click()
+    page.get_by_role("tab", name="Upload or test digit").click()
+    report = page.locator("#vae-likelihood")
+    for load in ("file", "test digit"):
+        before = report.inner_text()
+        if load == "file":
+            path = tmp_path / "one.png"
+            Image.new("L", (56, 56), 255).save(path)
+            Image.new("L", (8, 40), 0).save(tmp_path / "stroke.png")
+            canvas = Image.open(path)
+            canvas.paste(Image.open(tmp_path / "stroke.png"), (24, 8))
+            canvas.save(path)
+            page.locator("#vae-upload input[type=file]").set_input_files(str(path))
+            page.locator("#vae-upload img").wait_for(timeout=30_000)
+        else:                                                # the hub's own output, back as an input
+            shown = page.locator("#vae-upload img").get_attribute("src")
+            page.get_by_role("button", name="Load test digit").click()
+            page.wait_for_function("([el, old]) => el.src !== old", arg=[
+                page.locator("#vae-upload img").element_handle(), shown], timeout=30_000)
+        page.get_by_role("button", name="Reconstruct image").click()
+        page.wait_for_function("([el, old]) => el.innerText.includes('log p(x)') && el.innerText !== old",
+                               arg=[report.element_handle(), before], timeout=60_000)
 
 
 def test_broken_plugin_shows_its_error_and_the_system_tab_lists_it(page):

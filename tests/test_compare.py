@@ -9,8 +9,20 @@ from hub.ui import build_app
 
 
 @pytest.fixture(scope="module")
-def compare():
-    return api_fn(build_app(Hub.create(entry_points=False, devices=parse_inventory(""))), "compare_generators")
+def app():
+    return build_app(Hub.create(entry_points=False, devices=parse_inventory("")))
+
+
+@pytest.fixture(scope="module")
+def compare(app):
+    return api_fn(app, "compare_generators")
+
+
+def test_the_run_is_heavy_work_and_the_stop_button_cancels_it(app):
+    run = next(fn for fn in app.fns.values() if fn.api_name == "compare_generators")
+    assert (run.concurrency_id, run.concurrency_limit) == ("device-cpu-compare-heavy", 1)
+    dependencies = app.get_config_file()["dependencies"]
+    assert [d["cancels"] for d in dependencies if d.get("cancels")] == [[run._id]]
 
 
 def test_a_row_per_model_after_the_real_digit_floors(compare):

@@ -229,3 +229,20 @@ def test_a_second_plugin_of_the_same_name_is_refused(tmp_path, doubler_weights):
     second = hub.records[f"twin (dir:{tmp_path / 'two'})"]
     assert second.status == "error" and "already loaded" in second.error
     assert "twin_two" not in hub.demos
+
+
+def test_an_action_may_not_skip_the_hubs_checks_of_uploads():
+    class RawReader:
+        @hookimpl
+        def register_demos(self, register):
+            def build_ui(ctx):
+                image, button = gr.Image(), gr.Button()
+                ctx.on(button.click, "read", lambda x: x, image, image, preprocess=False)
+            register(DemoSpec(id="raw", title="Raw", description="Reads raw request data.", build_ui=build_ui))
+
+    hub = make_hub(builtin=False)
+    hub.add_plugin(RawReader(), "raw")
+    app = build_app(hub)
+    assert hub.demo_status("raw")[0] == "error" and "preprocess=False" in hub.demo_status("raw")[1]
+    with pytest.raises(KeyError):
+        api_fn(app, "raw_read")

@@ -128,7 +128,7 @@ def build_ui(ctx) -> None:
                     sketch = digit_sketchpad("vae-sketchpad")
                     draw_button = gr.Button("Reconstruct drawing", variant="primary", elem_id="vae-reconstruct")
                 with gr.Tab("Upload or test digit"):
-                    upload = image_upload()
+                    upload = image_upload(elem_id="vae-upload")
                     with gr.Row():
                         index = gr.Number(value=0, precision=0, label="Test image number (0-9999)")
                         pick = gr.Button("Load test digit")
@@ -142,7 +142,6 @@ def build_ui(ctx) -> None:
                 plot = gr.Plot(label="Where it falls among validation digits")
         outputs = [seen, recon, report, plot]
         ctx.on(draw_button.click, "reconstruct", demo.analyze, sketch, outputs)
-        # raw upload (preprocess=False), so a file that is no image gets our message, not a decoder's
         ctx.on(upload_button.click, "reconstruct_upload", demo.analyze, upload, outputs)
         ctx.on(pick.click, "test_digit", demo.test_digit, index, upload)
 
