@@ -106,28 +106,25 @@ def is_uploaded(path) -> bool:
     return real.is_relative_to(folder) and real != folder and real.is_file()
 
 
-class UploadedImage(gr.Image):
-    """An image input that hands the demo only a file the user uploaded, as a path.
+def uploaded_path(payload) -> str | None:
+    """An image upload's preprocessing: the path of a file the user uploaded, or a message.
 
-    gr.Image alone would open any server path sent as `{"path": ...}` without Gradio's "meta" tag
-    (its data model skips the upload-cache check that files with the tag get), and its own
-    preprocessing answers a bad file with internals; the demo opens the path and explains instead."""
-
-    def get_block_name(self) -> str:
-        return "image"                       # the browser draws it as the image component it is
-
-    def preprocess(self, payload) -> str | None:
-        if payload is None:
-            return None
-        path = getattr(payload, "path", None)
-        if not isinstance(path, str) or not is_uploaded(path):
-            raise gr.Error(NOT_UPLOADED, title="Please check the input", print_exception=False)
-        return path
+    gr.Image's own would open any server path sent as `{"path": ...}` without Gradio's "meta" tag (its
+    data model skips the upload-cache check that tagged files get), and answers a bad file with
+    internals; the demo opens this path and explains instead."""
+    if payload is None:
+        return None
+    path = getattr(payload, "path", None)
+    if not isinstance(path, str) or not is_uploaded(path):
+        raise gr.Error(NOT_UPLOADED, title="Please check the input", print_exception=False)
+    return path
 
 
-def image_upload(label: str = "Image", elem_id: str | None = None) -> UploadedImage:
+def image_upload(label: str = "Image", elem_id: str | None = None) -> gr.Image:
     """The hub's image upload (files and the clipboard); use it for every image a user sends."""
-    return UploadedImage(label=label, type="filepath", sources=["upload", "clipboard"], format="png", elem_id=elem_id)
+    image = gr.Image(label=label, type="filepath", sources=["upload", "clipboard"], format="png", elem_id=elem_id)
+    image.preprocess = uploaded_path     # on the instance: a subclass would make Gradio write a .pyi here
+    return image
 
 
 def digit_sketchpad(elem_id: str) -> gr.Sketchpad:
