@@ -14,11 +14,13 @@ from torch import nn
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                  mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V  (eq. 1); returns (output, weights)."""
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V  (eq. 1); returns (output, weights).
+    Masked keys get weight 0; a query whose every key is masked attends to nothing (output 0)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = scores.softmax(-1)
+    if mask is None:
+        weights = scores.softmax(-1)
+    else:       # a finite fill: -inf in a fully masked row would make the softmax 0/0 = NaN
+        weights = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1).masked_fill(~mask, 0.0)
     return weights @ v, weights
 
 

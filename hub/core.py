@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import pluggy
@@ -17,6 +18,21 @@ log = logging.getLogger("hub")
 
 class ModelLoadError(RuntimeError):
     """A demo's model could not be loaded; the message is meant for the user."""
+
+
+_models_called: ContextVar[list[str] | None] = ContextVar("models_called", default=None)
+
+
+@contextmanager
+def models_called():
+    """Collects the launcher keys of the models that `ModelHandle.use` hands out inside the block,
+    so that recovery from an out-of-memory error acts on the models the action actually used."""
+    keys: list[str] = []
+    token = _models_called.set(keys)
+    try:
+        yield keys
+    finally:
+        _models_called.reset(token)
 
 
 class ModelHandle:
@@ -41,6 +57,9 @@ class ModelHandle:
                 message = (f"The model of '{self.demo.title}' could not be loaded ({type(error).__name__}); "
                            "the System tab says why.")
             raise ModelLoadError(message) from error
+        called = _models_called.get()
+        if called is not None and key not in called:
+            called.append(key)
         if self.hub.demo_errors.get(self.demo.id, ("",))[0] == "load":
             del self.hub.demo_errors[self.demo.id]     # loaded now: an earlier failure is over
         try:

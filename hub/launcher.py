@@ -368,17 +368,19 @@ class Launcher:
             slot.module, slot.device = None, None
 
     # --- reporting ----------------------------------------------------------------------------
-    def queue_for(self, key: str | None, demo_id: str, heavy: bool = False) -> tuple[str, int]:
-        """(concurrency_id, limit) of the lane an action of `demo_id` (model `key`, if any) waits in.
+    def queue_for(self, keys: list[str], demo_id: str, heavy: bool = False) -> tuple[str, int]:
+        """(concurrency_id, limit) of the lane an action of `demo_id`, whose models are `keys`, waits in.
 
         Quick work on a GPU shares one lane per GPU. On the CPU, where a job is slower, each demo has its
-        own lane, so a crowd at one demo does not hold up another. Heavy work (streams, big batches) waits
-        in a lane of its own beside them, one job at a time, so it never holds up quick work."""
-        device = self.planned_device(key) if key else "cpu"
+        own lane, so a crowd at one demo does not hold up another; so does a demo whose models are
+        planned on different devices. Heavy work (streams, big batches) waits in a lane of its own
+        beside them, one job at a time, so it never holds up quick work."""
+        devices = {self.planned_device(key) for key in keys} or {"cpu"}
+        device = devices.pop() if len(devices) == 1 else "mixed"
         if heavy:
             return f"device-{device}-{demo_id}-heavy", 1
-        lane = f"device-{device}" if device != "cpu" else f"device-cpu-{demo_id}"
-        return lane, CONCURRENCY.get(device.split(":")[0], 1)
+        lane = f"device-{device}" if device.startswith("cuda") else f"device-{device}-{demo_id}"
+        return lane, CONCURRENCY.get(device.split(":")[0], 2)
 
     def status(self, key: str) -> dict:
         with self._lock:

@@ -11,7 +11,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from . import compare
-from .core import SYSTEM_COLUMNS, Hub, ModelLoadError
+from .core import SYSTEM_COLUMNS, Hub, ModelLoadError, models_called
 from .inputs import InputError
 from .launcher import is_out_of_memory
 from .registry import DemoSpec
@@ -39,8 +39,8 @@ class DemoContext:
         if kwargs.get("preprocess") is False:
             raise ValueError(f"{self.demo.id}_{action}: preprocess=False would hand raw request data (a server "
                              "path, say) to the demo; the hub checks uploads while preprocessing")
-        key = self.demo.model_key(self.demo.models[0].name) if self.demo.models else None
-        queue_id, limit = self.hub.launcher.queue_for(key, self.demo.id, heavy)
+        keys = [self.demo.model_key(model.name) for model in self.demo.models]
+        queue_id, limit = self.hub.launcher.queue_for(keys, self.demo.id, heavy)
         return trigger(self.guard(fn), inputs=inputs, outputs=outputs, api_name=f"{self.demo.id}_{action}",
                        concurrency_id=queue_id, concurrency_limit=limit, **kwargs)
 
@@ -62,15 +62,15 @@ class DemoContext:
         @functools.wraps(fn)
         def guarded(*args, **kwargs):
             for attempt in range(3):
-                try:
-                    return fn(*args, **kwargs)
-                except PLUGIN_FAILURES as error:  # noqa: BLE001 - the hub outlives any plugin's bug
-                    if is_out_of_memory(error) and attempt < 2 and self.demo.models:
-                        key = self.demo.model_key(self.demo.models[0].name)
-                        if attempt == 1 or not self.hub.launcher.relieve(key):
-                            self.hub.launcher.demote(key)
-                        continue
-                    raise self.user_error(error) from None
+                with models_called() as keys:
+                    try:
+                        return fn(*args, **kwargs)
+                    except PLUGIN_FAILURES as error:  # noqa: BLE001 - the hub outlives any plugin's bug
+                        if not (is_out_of_memory(error) and attempt < 2 and keys):
+                            raise self.user_error(error) from None
+                for key in keys:                   # the models this call used, not the demo's first
+                    if attempt == 1 or not self.hub.launcher.relieve(key):
+                        self.hub.launcher.demote(key)
             raise gr.Error("Out of memory even on the CPU.", print_exception=False)
         return guarded
 

@@ -89,6 +89,7 @@ def test_shipped_weights_and_card(prior):
     assert config["model"]["label_guided"]
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 def test_figures_recomputed_on_a_subset():
     subset = evaluate_subset("aae", 500)
     for prior in PRIORS:

@@ -4,6 +4,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+pytestmark = pytest.mark.slow    # starts `python app.py`
+
 
 @pytest.fixture(scope="module")
 def client(running_hub):

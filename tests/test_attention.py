@@ -31,6 +31,17 @@ def test_masks_give_padding_and_future_positions_zero_weight():
     assert torch.allclose(weights.sum(-1), torch.ones(1, 1, 5))
 
 
+def test_a_fully_masked_row_attends_to_nothing_and_stays_finite():
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, 3, 4)
+    mask = torch.tensor([[True, False, False], [False, False, False], [True, True, True]])[None, None]
+    output, weights = scaled_dot_product_attention(x, x, x, mask)
+    assert torch.isfinite(output).all() and torch.isfinite(weights).all()
+    assert torch.all(weights[0, 0, 1] == 0) and torch.all(output[0, 0, 1] == 0)
+    assert torch.allclose(weights[0, 0, 0], torch.tensor([1.0, 0.0, 0.0]))
+    assert torch.allclose(weights[0, 0, 2].sum(), torch.tensor(1.0))
+
+
 def test_heads_are_a_split_of_d_model_and_bad_splits_are_refused():
     attention = MultiHeadAttention(d_model=12, heads=3)
     x = torch.randn(2, 4, 12)

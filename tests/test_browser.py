@@ -4,6 +4,8 @@ the AAE's latent map and sees that point decoded, translates a sentence, draws a
 turns a caption into samples, and finds a broken plugin reported."""
 import pytest
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]    # starts `python app.py`
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-sync"]

@@ -1,5 +1,6 @@
 """The shared evaluator: its shipped weights reach 99% and report the real-vs-real floor."""
 
+import pytest
 from helpers import evaluate_subset
 
 from hub import weights
@@ -17,6 +18,7 @@ def test_evaluator_reaches_99_percent_and_reports_its_floor():
     assert config["sha256"] in card and "python -m hub train evaluator" in card
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 def test_evaluator_figures_recomputed_on_a_subset():
     subset = evaluate_subset("evaluator", 1000)
     assert subset["examples"] == 1000 and subset["accuracy"] >= 0.98

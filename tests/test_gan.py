@@ -84,6 +84,7 @@ def test_shipped_generators_match_their_card_and_beat_noise(kind):
     assert config["metrics"]["smallest_class_share"] > 0.03          # no digit missing: no mode collapse
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 @pytest.mark.parametrize("kind", KINDS)
 def test_generator_figures_recomputed_on_a_subset(kind):
     subset = evaluate_subset(kind, 500)

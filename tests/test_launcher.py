@@ -205,13 +205,15 @@ def test_out_of_memory_in_inference_relieves_then_demotes():
 
 
 def test_lanes_per_gpu_per_cpu_demo_and_for_heavy_work():
-    launcher = launcher_with("8G", sizes={"a": G, "b": 30 * G})
-    assert launcher.queue_for("a", "a") == ("device-cuda:0", 2)
-    assert launcher.queue_for("b", "b")[0] == "device-cuda:0"    # planned: its first choice, before fallback
-    assert launcher.queue_for("a", "a", heavy=True) == ("device-cuda:0-a-heavy", 1)
+    launcher = launcher_with("8G", sizes={"a": G, "b": 30 * G, "c/big": 30 * G, "c/small": G})
+    assert launcher.queue_for(["a"], "a") == ("device-cuda:0", 2)
+    assert launcher.queue_for(["b"], "b")[0] == "device-cuda:0"    # planned: its first choice, before fallback
+    assert launcher.queue_for(["a"], "a", heavy=True) == ("device-cuda:0-a-heavy", 1)
+    launcher.pins["c/big"] = "cpu"
+    assert launcher.queue_for(["c/big", "c/small"], "c") == ("device-mixed-c", 2)   # its models apart: its own
     cpu_only = launcher_with("", sizes={"a": G, "b": G})
-    lanes = {cpu_only.queue_for("a", "a"), cpu_only.queue_for("b", "b"), cpu_only.queue_for("a", "a", heavy=True),
-             cpu_only.queue_for(None, "compare", heavy=True)}
+    lanes = {cpu_only.queue_for(["a"], "a"), cpu_only.queue_for(["b"], "b"), cpu_only.queue_for(["a"], "a", heavy=True),
+             cpu_only.queue_for([], "compare", heavy=True)}
     assert lanes == {("device-cpu-a", 2), ("device-cpu-b", 2), ("device-cpu-a-heavy", 1),
                      ("device-cpu-compare-heavy", 1)}
 

@@ -76,6 +76,7 @@ def test_shipped_weights_match_their_manifest_and_card():
     assert config["metrics"]["examples"] == 10000 and config["metrics"]["nll_nats"] <= 92.0
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 def test_test_nll_recomputed_on_a_subset():
     subset = evaluate_subset("nade", 1000)
     full = weights.read_config(NADE_DIR)["metrics"]

@@ -91,6 +91,7 @@ def test_the_best_pixelrnn_reaches_88_nats_on_the_test_split():
     assert best <= 88.0
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 @pytest.mark.parametrize("demo", DEMOS)
 def test_test_nll_recomputed_on_a_subset(demo):
     subset = evaluate_subset(demo, 1000)

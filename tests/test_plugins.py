@@ -5,7 +5,7 @@ import gradio as gr
 import pytest
 from helpers import api_fn, write_plugin
 
-from hub import DemoSpec, hookimpl
+from hub import DemoSpec, ModelSpec, hookimpl
 from hub.core import Hub
 from hub.launcher import parse_inventory
 from hub.ui import build_app
@@ -246,3 +246,39 @@ def test_an_action_may_not_skip_the_hubs_checks_of_uploads():
     assert hub.demo_status("raw")[0] == "error" and "preprocess=False" in hub.demo_status("raw")[1]
     with pytest.raises(KeyError):
         api_fn(app, "raw_read")
+
+
+def test_out_of_memory_recovery_acts_on_the_model_the_action_used():
+    class Fake:
+        """A 1 GB model that only records where it is."""
+        nbytes, device = 1 << 30, "cpu"
+
+        def to(self, device):
+            self.device = device
+            return self
+
+    devices_seen = []
+
+    class TwoModels:
+        @hookimpl
+        def register_demos(self, register):
+            def build_ui(ctx):
+                button, out = gr.Button(), gr.Number()
+
+                def run():
+                    with ctx.models.use("second") as model:
+                        devices_seen.append(model.device)
+                        if len(devices_seen) == 1:
+                            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+                        return 1
+
+                ctx.on(button.click, "run", run, None, out)
+            register(DemoSpec(id="two", title="Two", description="Two models.", build_ui=build_ui,
+                              models=[ModelSpec("first", Fake, estimated_bytes=1 << 30),
+                                      ModelSpec("second", Fake, estimated_bytes=1 << 30)]))
+
+    hub = Hub(devices=parse_inventory("8G"))
+    hub.add_plugin(TwoModels(), "two")
+    assert api_fn(build_app(hub), "two_run")() == 1
+    assert devices_seen == ["cuda:0", "cpu"]       # nothing idle to evict on its GPU: the second try on the CPU
+    assert hub.launcher.pins == {"two/second": "cpu"}

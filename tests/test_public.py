@@ -17,6 +17,8 @@ from PIL import Image
 from app import exposure_warnings, parse_args
 from hub.ui import NOT_UPLOADED
 
+pytestmark = pytest.mark.slow    # starts `python app.py`
+
 VIT_OPTIONS = ["ViT (trained here on MNIST)", "rollout (all layers)", "average", 3]
 UPLOADS = {"vae_reconstruct_upload": [], "nade_likelihood_upload": [], "vit_classify_upload": VIT_OPTIONS}
 

@@ -184,6 +184,7 @@ def test_shipped_weights_and_card():
     assert m["generation"]["digit_match_after_reranking"] >= m["generation"]["digit_match_before_reranking"]
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 def test_figures_recomputed_on_a_subset():
     subset, full = evaluate_subset("text2image", 200), weights.read_config(weights.weights_dir("text2image"))["metrics"]
     assert subset["generation"]["captions"] == 200

@@ -171,6 +171,7 @@ def test_shipped_weights_and_card():
     assert config["metrics"]["beam"]["bleu"] >= 30                     # the bar
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 def test_bleu_recomputed_on_a_test_subset_from_the_shipped_weights():
     result = evaluate_subset("translation", 200)
     assert result["sentences"] == 200 and result["split"] == "test_2016_flickr"

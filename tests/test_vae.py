@@ -50,6 +50,7 @@ def test_shipped_weights_match_their_manifest_and_card():
     assert -config["metrics"]["log_likelihood_k5000"] <= 93.0
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 def test_test_metric_recomputed_on_a_subset():
     subset = evaluate_subset("vae", 200)
     full = weights.read_config(VAE_DIR)["metrics"]

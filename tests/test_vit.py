@@ -146,6 +146,7 @@ def test_shipped_weights_and_card():
     assert config["metrics"]["examples"] == 10000 and config["metrics"]["accuracy"] >= 0.99   # the bar
 
 
+@pytest.mark.slow                # recomputes figures in a subprocess
 def test_accuracy_recomputed_on_a_test_subset_from_the_shipped_weights():
     result = evaluate_subset("vit", 1000)
     assert result["examples"] == 1000 and result["accuracy"] >= 0.985
