@@ -82,7 +82,16 @@ def import_from_path(name: str, path: Path) -> ModuleType:
     return module
 
 
-def folder_candidates(folder: Path, source: str) -> list[Candidate]:
+def import_builtin(name: str) -> ModuleType:
+    """A built-in plugin under its own name, `plugins.<name>`: the one module that tests, `hub train`
+    and the app all use (a second copy under another name would hold state of its own)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(f"{BUILTIN_DIR.name}.{name}")
+
+
+def folder_candidates(folder: Path, source: str, load: Callable[[str, Path], ModuleType] = import_from_path
+                      ) -> list[Candidate]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"plugins folder {folder} does not exist")
@@ -96,7 +105,7 @@ def folder_candidates(folder: Path, source: str) -> list[Candidate]:
             name = path.name
         else:
             continue
-        found.append(Candidate(name, source, lambda name=name, path=path: import_from_path(name, path)))
+        found.append(Candidate(name, source, lambda name=name, path=path: load(name, path)))
     return found
 
 
@@ -116,7 +125,8 @@ def hub_candidates() -> list[Candidate]:
 
 def discover(plugins_dirs: list[Path] = (), builtin: bool = True, entry_points: bool = True) -> list[Candidate]:
     candidates = hub_candidates() if builtin else []
-    candidates += folder_candidates(BUILTIN_DIR, "builtin") if builtin and BUILTIN_DIR.is_dir() else []
+    if builtin and BUILTIN_DIR.is_dir():
+        candidates += folder_candidates(BUILTIN_DIR, "builtin", lambda name, path: import_builtin(name))
     for folder in plugins_dirs:
         candidates += folder_candidates(Path(folder), f"dir:{folder}")
     if entry_points:

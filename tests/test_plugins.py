@@ -23,6 +23,14 @@ def test_builtin_plugins_are_discovered():
     assert "vae" in hub.demos
 
 
+def test_builtin_plugins_are_imported_once_under_their_own_name():
+    import plugins.vae
+    hub = make_hub(builtin=True)
+    assert hub.records["vae"].module is plugins.vae
+    assert not [name for name in sys.modules if name.startswith("demo_hub_plugins.") and name.split(".")[1] in
+                {record.name for record in hub.records.values() if record.source == "builtin"}]
+
+
 def test_registration_reads_no_weights_and_builds_no_model(tmp_path, doubler_weights, monkeypatch):
     from hub import weights
     monkeypatch.setattr(weights, "load_file", lambda *a, **k: pytest.fail("registration read weights"))
