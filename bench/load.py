@@ -1,15 +1,18 @@
 """A short request's latency while the heaviest valid requests run, and the hub's memory under load.
 
 1. Lanes: p50 / p95 / max of the VAE's "Sample" (a 4 x 4 grid, milliseconds of work) called every
-   0.25 s by one user, for --window seconds or until the heavy requests end, while two others run: (a) two PixelRNN Row LSTM sampling runs of
-   32 digits, (b) two Compare runs, every model at 2,000 digits (minutes each). Each short call gives up
+   0.25 s by one user, for --window seconds or until the heavy requests end, while two others run:
+   (a) two PixelRNN Row LSTM sampling runs of 32 digits, (b) two Compare runs, every model at 2,000
+   digits (minutes each). Each short call gives up
    after --give-up seconds (counted as that long). Run it against another checkout with --root to
    measure the hub before a change.
 2. Memory: the hub's resident memory (RSS) warm, then every 500 requests over four endpoints (VAE
    sample, ViT on a test digit, NADE likelihood of a drawing, translation), each request from a new
    session as a crowd's would be.
+3. Sessions: what Gradio's state for one session costs (tracemalloc), with those four plugins and
+   with every plugin.
 
-    python bench/load.py [--root DIR] [--part lanes|memory|all] [--requests 4000]
+    python bench/load.py [--root DIR] [--part lanes|memory|sessions|all] [--requests 4000]
 """
 from __future__ import annotations
 
@@ -138,10 +141,32 @@ def memory(root: Path, requests: int, extra_env: dict) -> dict:
         process.wait()
 
 
+def session_size(plugins: str | None, sessions: int = 20) -> dict:
+    """What Gradio's state for one session costs (tracemalloc, in this process), for the hub with
+    `plugins` (comma-separated; None = all)."""
+    import tracemalloc
+
+    from gradio.state_holder import SessionState
+
+    sys.path.insert(0, str(ROOT))
+    from hub.core import Hub
+    from hub.launcher import parse_inventory
+    from hub.ui import build_app
+
+    app = build_app(Hub.create(allow=plugins, entry_points=False, devices=parse_inventory("")))
+    app.config = app.get_config_file()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [SessionState(app) for _ in range(sessions)]
+    per_session = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    tracemalloc.stop()
+    return {"plugins": plugins or "all", "components": len(app.blocks), "kib_per_session": round(per_session / 1024, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(ROOT), help="the checkout whose app.py is measured")
-    parser.add_argument("--part", choices=["lanes", "memory", "all"], default="all")
+    parser.add_argument("--part", choices=["lanes", "memory", "sessions", "all"], default="all")
     parser.add_argument("--window", type=float, default=60, help="seconds of short calls under each heavy load")
     parser.add_argument("--give-up", type=float, default=120)
     parser.add_argument("--requests", type=int, default=4000)
@@ -155,6 +180,8 @@ def main() -> None:
         result["short request (VAE sample) latency"] = lanes(root, args.window, args.give_up)
     if args.part in ("memory", "all"):
         result["memory"] = memory(root, args.requests, dict(item.split("=", 1) for item in args.env))
+    if args.part in ("sessions", "all"):
+        result["gradio state per session"] = [session_size("vae,vit,nade,translation"), session_size(None)]
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
