@@ -8,13 +8,17 @@ the likelihood of a digit and how fast it draws.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 
 import numpy as np
 import torch
 
 from . import data, evaluator, weights
+from .inputs import InputError, integer
 from .registry import DemoSpec
+
+log = logging.getLogger("hub.compare")
 
 LIKELIHOOD = {"exact": "exact log p(x)", "bound": "a lower bound on log p(x)", "none": "none (samples only)"}
 COLUMNS = ["model", "likelihood", "test -log p(x), nats", "FLD (lower is better)", "smallest digit share",
@@ -77,11 +81,8 @@ def measure(hub, demo, n: int, seed: int) -> tuple[np.ndarray, list]:
 
 def failed_row(demo, error: Exception) -> list:
     """The row of a model whose measurement failed: the others are still shown."""
-    import logging
-    from .inputs import InputError
-
     reason = str(error) if isinstance(error, InputError) else f"failed ({type(error).__name__}); see the hub's log"
-    logging.getLogger("hub.compare").error("compare: %s failed", demo.id, exc_info=error)
+    log.error("compare: %s failed", demo.id, exc_info=error)
     return [demo.title, LIKELIHOOD.get(demo.likelihood, demo.likelihood or "-"), reason, "-", "-", "-", "-"]
 
 
@@ -89,7 +90,6 @@ def compare(hub, chosen: list[str], n, seed):
     """Stream (grids, table, progress) as each chosen model is measured; a model that fails gets a
     marked row and the rest go on."""
     from .display import enlarge, tile
-    from .inputs import InputError, integer
 
     n, seed = integer(n, "Digits per model", 100, 2000), integer(seed, "Seed", 0, 2**31 - 1)
     demos = [d for d in generators(hub) if d.title in (chosen or [])]
