@@ -7,7 +7,7 @@ import os
 import sys
 
 from hub.cli import add_plugin_flags, hub_from_args
-from hub.launcher import parse_pins, parse_size
+from hub.placement import parse_pins, parse_size
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -15,9 +15,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from hub import compare  # noqa: E402
+from plugins.compare import tab as compare  # noqa: E402
 from hub.core import Hub  # noqa: E402
-from hub.launcher import parse_inventory  # noqa: E402
+from hub.placement import parse_inventory  # noqa: E402
 
 
 def main() -> None:

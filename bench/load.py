@@ -150,7 +150,7 @@ def session_size(plugins: str | None, sessions: int = 20) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from hub.core import Hub
-    from hub.launcher import parse_inventory
+    from hub.placement import parse_inventory
     from hub.ui import build_app
 
     app = build_app(Hub.create(allow=plugins, entry_points=False, devices=parse_inventory("")))

@@ -1,6 +1,6 @@
 """Replays a Zipf-distributed request mix over simulated models on mixed GPUs.
 
-Reports evictions and bytes moved per 1,000 requests for the hub's launcher (best fit + GDSF
+Reports evictions and bytes moved per 1,000 requests for the hub's placement (best fit + GDSF
 eviction over all GPUs) beside two LRU baselines: one device (the ComfyUI style: a single GPU,
 least-recently-used model offloaded to CPU) and LRU over the same GPUs (first fit).
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hub.launcher import Launcher, parse_inventory  # noqa: E402
+from hub.placement import Placement, parse_inventory  # noqa: E402
 
 G = 1 << 30
 INVENTORY = "24G,24G,12G,8G"
@@ -44,15 +44,15 @@ def request_stream(n_models: int, n_requests: int, zipf: float, rng: np.random.G
 
 
 def run_launcher(sizes, requests, inventory=INVENTORY) -> dict:
-    launcher = Launcher(parse_inventory(inventory, cpu="128G"), headroom=0.05)
+    placement = Placement(parse_inventory(inventory, cpu="128G"), headroom=0.05)
     for i, size in enumerate(sizes):
-        launcher.add(f"m{i}", lambda size=size: FakeModel(size), size)
+        placement.add(f"m{i}", lambda size=size: FakeModel(size), size)
     for i in requests:
-        with launcher.lease(f"m{i}"):
+        with placement.lease(f"m{i}"):
             pass
-    gpu_loads = sum(1 for _, _, to in launcher.stats.moves if to and to.startswith("cuda"))
-    return {"evictions": launcher.stats.evictions, "bytes_moved": launcher.stats.bytes_moved,
-            "gpu_loads": gpu_loads, "cpu_served": launcher.stats.cpu_fallbacks}
+    gpu_loads = sum(1 for _, _, to in placement.stats.moves if to and to.startswith("cuda"))
+    return {"evictions": placement.stats.evictions, "bytes_moved": placement.stats.bytes_moved,
+            "gpu_loads": gpu_loads, "cpu_served": placement.stats.cpu_fallbacks}
 
 
 def run_lru(sizes, requests, capacities: list[int]) -> dict:
@@ -105,7 +105,7 @@ def main() -> None:
 
     capacities = [int(d.total * 0.95) for d in parse_inventory(INVENTORY) if d.kind == "cuda"]
     policies = {
-        "hub launcher (best fit + GDSF, 4 GPUs)": lambda s, r: run_launcher(s, r),
+        "hub placement (best fit + GDSF, 4 GPUs)": lambda s, r: run_launcher(s, r),
         "LRU, 4 GPUs (first fit)": lambda s, r: run_lru(s, r, capacities),
         "LRU, one 24G GPU (ComfyUI style)": lambda s, r: run_lru(s, r, capacities[:1]),
     }

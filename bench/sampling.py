@@ -18,7 +18,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from hub.core import Hub  # noqa: E402
-from hub.launcher import parse_inventory  # noqa: E402
+from hub.placement import parse_inventory  # noqa: E402
 
 DEMOS = ["nade", "pixelrnn_row", "pixelrnn_diagonal"]
 

@@ -17,7 +17,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from hub import data  # noqa: E402
+from hub.kit import data  # noqa: E402
 from plugins.translation import load_translator  # noqa: E402
 
 

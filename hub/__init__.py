@@ -1,11 +1,15 @@
 """Demo Hub: a plugin-based Gradio hub for classic deep-learning models.
 
-A plugin implements `register_demos(register)` (marked with `@hub.hookimpl`) and calls
-`register(DemoSpec(...))` for each demo; see hub/hookspecs.py for every hook.
+A plugin implements `register_demos(register)` (marked with `@hookimpl`) and calls
+`register(DemoSpec(...))` for each demo; see hub/hookspecs.py for every hook. What a plugin may
+import is `__all__` below and `hub.kit`'s (the shared plugin kit); nothing here imports torch.
 """
+from .errors import InputError
 from .hookspecs import hookimpl
-from .inputs import InputError
-from .registry import DemoSpec, ModelSpec, lazy
+from .placement import HoldsModule
+from .specs import DemoSpec, ModelSpec, lazy
+from .weights import load_model, read_config, weights_dir
 
-__all__ = ["hookimpl", "DemoSpec", "ModelSpec", "InputError", "lazy"]
+__all__ = ["hookimpl", "DemoSpec", "ModelSpec", "lazy", "InputError", "HoldsModule", "weights_dir", "load_model",
+           "read_config"]
 __version__ = "0.1.0"

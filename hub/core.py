@@ -1,4 +1,4 @@
-"""The Hub: plugins loaded in isolation, their demos registered, one launcher for all models."""
+"""The Hub: plugins loaded in isolation, their demos registered, one placement for all models."""
 from __future__ import annotations
 
 import logging
@@ -9,9 +9,9 @@ from pathlib import Path
 import pluggy
 
 from . import hookspecs, weights
-from .launcher import Device, Launcher, detect_devices
+from .placement import Device, Placement, detect_devices
 from .plugins import PluginRecord, discover, name_list, plugin_version, strict_mode
-from .registry import DemoSpec
+from .specs import DemoSpec
 
 log = logging.getLogger("hub")
 
@@ -25,7 +25,7 @@ _models_called: ContextVar[list[str] | None] = ContextVar("models_called", defau
 
 @contextmanager
 def models_called():
-    """Collects the launcher keys of the models that `ModelHandle.use` hands out inside the block,
+    """Collects the placement keys of the models that `ModelHandle.use` hands out inside the block,
     so that recovery from an out-of-memory error acts on the models the action actually used."""
     keys: list[str] = []
     token = _models_called.set(keys)
@@ -46,9 +46,9 @@ class ModelHandle:
         """The model on its device, leased so it is not evicted while the block runs."""
         key = self.demo.model_key(name)
         try:
-            module = self.hub.launcher.acquire(key)
+            module = self.hub.placement.acquire(key)
         except Exception as error:  # noqa: BLE001 - any load failure becomes this demo's error, not the hub's
-            self.hub.launcher.drop(key)
+            self.hub.placement.drop(key)
             message = f"The model of '{self.demo.title}' could not be loaded: {error}"
             self.hub.demo_errors[self.demo.id] = ("load", message)     # the System tab's reason
             if self.hub.strict:
@@ -65,10 +65,10 @@ class ModelHandle:
         try:
             yield module
         finally:
-            self.hub.launcher.release(key)
+            self.hub.placement.release(key)
 
     def device(self, name: str | None = None) -> str:
-        return self.hub.launcher.status(self.demo.model_key(name))["device"]
+        return self.hub.placement.status(self.demo.model_key(name))["device"]
 
 
 class Hub:
@@ -80,7 +80,7 @@ class Hub:
         self.records: dict[str, PluginRecord] = {}
         self.demos: dict[str, DemoSpec] = {}
         self.demo_errors: dict[str, tuple[str, str]] = {}    # demo id -> (stage, message)
-        self.launcher = Launcher(devices if devices is not None else detect_devices(), pins, self._choose_device)
+        self.placement = Placement(devices if devices is not None else detect_devices, pins, self._choose_device)
         self.started = False
 
     @classmethod
@@ -144,7 +144,7 @@ class Hub:
             self.demos[spec.id] = spec
             record.demos.append(spec.id)
             for model in spec.models:
-                self.launcher.add(spec.model_key(model.name), model.load, model.estimated_bytes or 0)
+                self.placement.add(spec.model_key(model.name), model.load, model.estimated_bytes or 0)
         if self.started:
             self._start_plugin(record)
         return record
@@ -204,7 +204,7 @@ class Hub:
                 demo = self.demos[demo_id]
                 status, reason = self.demo_status(demo_id)
                 for model in demo.models or [None]:
-                    info = self.launcher.status(demo.model_key(model.name)) if model else {}
+                    info = self.placement.status(demo.model_key(model.name)) if model else {}
                     rows.append([record.name, record.source, demo.version or "", demo_id, status, reason,
                                  info.get("device", "-"), info.get("estimated_bytes", 0),
                                  info.get("loaded_bytes", 0), weights_sha(model), info.get("loaded", False)])

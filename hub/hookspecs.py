@@ -25,5 +25,5 @@ def hub_started(hub):
 @hookspec(firstresult=True)
 def choose_device(demo_id, model_name, estimated_bytes, devices):
     """Optionally pick the device for one model: return a device name from `devices`
-    (e.g. "cuda:1" or "cpu"), or None to let the launcher's best-fit placement decide.
+    (e.g. "cuda:1" or "cpu"), or None to let the placement's best-fit placement decide.
     A user's --device pin wins over this hook."""

@@ -19,14 +19,13 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_DIR = ROOT / "plugins"
 ENTRY_POINT_GROUP = "demo_hub"
-HUB_PLUGINS = {"evaluator": "hub.evaluator"}
 ALLOW_ENV, DISABLE_ENV, STRICT_ENV = "DEMO_HUB_PLUGINS", "DEMO_HUB_DISABLE", "DEMO_HUB_STRICT"
 
 
 @dataclass
 class Candidate:
     name: str
-    source: str                      # "hub", "builtin", "dir:<path>", "entry-point:<dist>"
+    source: str                      # "builtin", "dir:<path>", "entry-point:<dist>"
     load: Callable[[], object]       # imports and returns the plugin object
 
 
@@ -117,14 +116,8 @@ def entry_point_candidates() -> list[Candidate]:
     return found
 
 
-def hub_candidates() -> list[Candidate]:
-    """The hub's own demos (the shared evaluator), registered like any plugin's."""
-    return [Candidate(name, "hub", lambda module=module: importlib.import_module(module))
-            for name, module in HUB_PLUGINS.items()]
-
-
 def discover(plugins_dirs: list[Path] = (), builtin: bool = True, entry_points: bool = True) -> list[Candidate]:
-    candidates = hub_candidates() if builtin else []
+    candidates = []
     if builtin and BUILTIN_DIR.is_dir():
         candidates += folder_candidates(BUILTIN_DIR, "builtin", lambda name, path: import_builtin(name))
     for folder in plugins_dirs:

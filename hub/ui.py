@@ -4,17 +4,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import os
-from pathlib import Path
 
 import gradio as gr
-from gradio.utils import get_upload_folder
 
-from . import compare
 from .core import SYSTEM_COLUMNS, Hub, ModelLoadError, models_called
-from .inputs import InputError
-from .launcher import is_out_of_memory
-from .registry import DemoSpec
+from .errors import InputError
+from .placement import is_out_of_memory
+from .specs import DemoSpec
 
 log = logging.getLogger("hub.ui")
 
@@ -40,7 +36,7 @@ class DemoContext:
             raise ValueError(f"{self.demo.id}_{action}: preprocess=False would hand raw request data (a server "
                              "path, say) to the demo; the hub checks uploads while preprocessing")
         keys = [self.demo.model_key(model.name) for model in self.demo.models]
-        queue_id, limit = self.hub.launcher.queue_for(keys, self.demo.id, heavy)
+        queue_id, limit = self.hub.placement.queue_for(keys, self.demo.id, heavy)
         return trigger(self.guard(fn), inputs=inputs, outputs=outputs, api_name=f"{self.demo.id}_{action}",
                        concurrency_id=queue_id, concurrency_limit=limit, **kwargs)
 
@@ -69,8 +65,8 @@ class DemoContext:
                         if not (is_out_of_memory(error) and attempt < 2 and keys):
                             raise self.user_error(error) from None
                 for key in keys:                   # the models this call used, not the demo's first
-                    if attempt == 1 or not self.hub.launcher.relieve(key):
-                        self.hub.launcher.demote(key)
+                    if attempt == 1 or not self.hub.placement.relieve(key):
+                        self.hub.placement.demote(key)
             raise gr.Error("Out of memory even on the CPU.", print_exception=False)
         return guarded
 
@@ -95,43 +91,6 @@ class DemoContext:
 
 # Everything a plugin's action may raise: GeneratorExit is left out, it is how a stream is closed.
 PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
-
-NOT_UPLOADED = "Only an image uploaded on this page can be read: upload it (again) and try once more."
-
-
-def is_uploaded(path) -> bool:
-    """Whether `path` is a file in Gradio's upload cache (where uploads, and the hub's own outputs, live)."""
-    folder = Path(os.path.realpath(get_upload_folder()))
-    real = Path(os.path.realpath(path))
-    return real.is_relative_to(folder) and real != folder and real.is_file()
-
-
-def uploaded_path(payload) -> str | None:
-    """An image upload's preprocessing: the path of a file the user uploaded, or a message.
-
-    gr.Image's own would open any server path sent as `{"path": ...}` without Gradio's "meta" tag (its
-    data model skips the upload-cache check that tagged files get), and answers a bad file with
-    internals; the demo opens this path and explains instead."""
-    if payload is None:
-        return None
-    path = getattr(payload, "path", None)
-    if not isinstance(path, str) or not is_uploaded(path):
-        raise gr.Error(NOT_UPLOADED, title="Please check the input", print_exception=False)
-    return path
-
-
-def image_upload(label: str = "Image", elem_id: str | None = None) -> gr.Image:
-    """The hub's image upload (files and the clipboard); use it for every image a user sends."""
-    image = gr.Image(label=label, type="filepath", sources=["upload", "clipboard"], format="png", elem_id=elem_id)
-    image.preprocess = uploaded_path     # on the instance: a subclass would make Gradio write a .pyi here
-    return image
-
-
-def digit_sketchpad(elem_id: str) -> gr.Sketchpad:
-    """A square canvas with a fixed black brush thick enough for MNIST-like strokes."""
-    return gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
-                        elem_id=elem_id, brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
-
 
 def build_demo_blocks(hub: Hub, demo: DemoSpec) -> gr.Blocks | None:
     """The demo's UI built apart, so a failure leaves no half-built tab; None when it failed."""
@@ -175,9 +134,9 @@ def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, cal
 
     def current():
         lines = [f"- `{d.name}`: {d.free / 2**30:.1f} GiB free of {d.total / 2**30:.1f} GiB at start, "
-                 f"{hub.launcher.used(d.name) / 2**20:.1f} MiB used by demos"
-                 for d in hub.launcher.devices.values()]
-        stats = hub.launcher.stats
+                 f"{hub.placement.used(d.name) / 2**20:.1f} MiB used by demos"
+                 for d in hub.placement.devices.values()]
+        stats = hub.placement.stats
         lines.append(f"- loads {stats.loads}, evictions {stats.evictions}, CPU fallbacks {stats.cpu_fallbacks}")
         lines.append(sessions_line(app))
         return "**Devices**\n" + "\n".join(lines), hub.system_rows()
@@ -189,7 +148,8 @@ def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, cal
 def build_app(hub: Hub, cache_ttl: int | None = None) -> gr.Blocks:
     """The whole app. With `cache_ttl` (seconds), uploads and generated files older than that are
     deleted, checked as often; without, they stay until the hub stops."""
-    shown = [demo for demo in hub.demos.values() if demo.trained]      # the System tab lists the others
+    shown = sorted((demo for demo in hub.demos.values() if demo.trained),   # the System tab lists the others
+                   key=lambda demo: demo.tab_order)
     built = {demo.id: build_demo_blocks(hub, demo) for demo in shown}
     with gr.Blocks(title="Demo Hub", delete_cache=(cache_ttl, cache_ttl) if cache_ttl else None) as app:
         gr.Markdown(INTRO)
@@ -209,9 +169,6 @@ def build_app(hub: Hub, cache_ttl: int | None = None) -> gr.Blocks:
                 if record.status == "error" and not record.demos:
                     with gr.Tab(f"{record.name} (error)", elem_id=f"tab-error-{record.name}"):
                         error_panel(f"Plugin '{record.name}'", record.stage, record.error)
-            if compare.ready(hub):
-                with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                    compare.build_tab(DemoContext(hub, compare.SPEC))
             with gr.Tab("System", id="system", elem_id="tab-system") as system:
                 table, devices, current = system_tab(hub, app)
         for event in (app.load, system.select):            # fresh figures whenever it is looked at

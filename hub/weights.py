@@ -10,10 +10,10 @@ import hashlib
 import json
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+if TYPE_CHECKING:                       # torch is imported where tensors are read or written, not to list demos
+    import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_ROOT = ROOT / "weights"
@@ -40,6 +40,7 @@ def shown(path: Path) -> str:
 
 
 def weights_dir(demo_id: str) -> Path:
+    """The folder of a demo's shipped weights: weights/<demo_id>/."""
     return WEIGHTS_ROOT / demo_id
 
 
@@ -83,6 +84,7 @@ def estimate_bytes(directory: Path) -> int:
 
 
 def read_config(directory: Path) -> dict:
+    """The config.json of a weights folder (hyperparameters, metrics, SHA-256), or a WeightsError."""
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise WeightsError(f"{shown(path)} is missing: this demo has no shipped weights (train them with `python -m hub train`)")
@@ -106,6 +108,9 @@ def load_state(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
             f"{shown(path)} is corrupt or was replaced: its SHA-256 is {actual[:12]}..., config.json expects "
             f"{str(expected)[:12]}... Re-download or retrain it."
         )
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path)), config
     except (SafetensorError, OSError, ValueError) as e:
@@ -141,6 +146,8 @@ def load_model(cls, directory: Path) -> tuple[torch.nn.Module, dict]:
 def save(directory: Path, module: torch.nn.Module, config: dict, dtype: torch.dtype | None = None) -> str:
     """Write model.safetensors and config.json (with the file's SHA-256). Returns the hash.
     `dtype=torch.float16` halves the file (floating tensors only); loading casts back to the model's dtype."""
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
@@ -152,4 +159,5 @@ def save(directory: Path, module: torch.nn.Module, config: dict, dtype: torch.dt
 
 
 def parameter_count(module: torch.nn.Module) -> int:
+    """The number of parameters of a torch module."""
     return sum(p.numel() for p in module.parameters())

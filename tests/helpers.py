@@ -155,7 +155,7 @@ def api_fn(app, api_name: str):
 def plugin_actions(plugin: str):
     """`(demo, action) -> function` for the app built with only `plugin`, on the CPU."""
     from hub.core import Hub
-    from hub.launcher import parse_inventory
+    from hub.placement import parse_inventory
     from hub.ui import build_app
 
     app = build_app(Hub.create(allow=plugin, entry_points=False, devices=parse_inventory("")))

@@ -8,7 +8,7 @@ from helpers import api_fn, evaluate_subset
 
 from hub import InputError, weights
 from hub.core import Hub
-from hub.launcher import parse_inventory
+from hub.placement import parse_inventory
 from hub.ui import build_app
 from plugins.aae import load_aae
 from plugins.aae.demo import SIZE, AAEDemo, to_code, to_pixel
@@ -101,7 +101,7 @@ def test_figures_recomputed_on_a_subset():
 
 @pytest.mark.parametrize("prior", PRIORS)
 def test_decoding_a_digits_part_of_the_prior_draws_that_digit(prior):
-    from hub import evaluator
+    from hub.kit import evaluator
 
     model = load_aae(prior)
     digits = torch.arange(10).repeat(30)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hub.attention import (DecoderLayer, EncoderLayer, MultiHeadAttention, PositionalEncoding, causal_mask,
+from hub.kit.attention import (DecoderLayer, EncoderLayer, MultiHeadAttention, PositionalEncoding, causal_mask,
                            padding_mask, reorder_cache, scaled_dot_product_attention)
 
 

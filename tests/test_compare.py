@@ -4,7 +4,7 @@ import pytest
 from helpers import api_fn
 
 from hub.core import Hub
-from hub.launcher import parse_inventory
+from hub.placement import parse_inventory
 from hub.ui import build_app
 
 
@@ -56,7 +56,7 @@ def test_a_demo_with_several_models_is_measured_on_its_first(compare):
 
 
 def test_a_failing_model_is_marked_and_the_others_are_still_shown():
-    hub = Hub.create(allow="vae,nade", entry_points=False, devices=parse_inventory(""))
+    hub = Hub.create(allow="vae,nade,compare", entry_points=False, devices=parse_inventory(""))
 
     def broken(model, n, generator):
         raise RuntimeError("the sampler broke")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hub import data
+from hub.kit import data
 
 
 def test_environment_variable_wins(tmp_path, monkeypatch):

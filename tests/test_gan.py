@@ -8,9 +8,10 @@ from helpers import evaluate_subset, plugin_actions
 
 from hub import weights
 from hub.core import Hub
-from hub.evaluator import frechet_distance
-from hub.launcher import parse_inventory
-from plugins.gan.model import DIGITS, GenerativeAdversarialNet, information_loss
+from hub.kit.evaluator import frechet_distance
+from hub.placement import parse_inventory
+from plugins.gan import paper
+from plugins.gan.infogan import DIGITS, information_loss
 
 KINDS = ["gan", "dcgan", "cgan", "infogan"]
 
@@ -26,21 +27,26 @@ def test_frechet_distance_is_zero_for_the_same_set_and_grows_with_a_shift():
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_generates_digit_sized_images_in_range(kind):
     torch.manual_seed(0)
-    model = GenerativeAdversarialNet(kind)
+    model = paper(kind)()
     images = model.sample(5, torch.Generator().manual_seed(0))
     assert images.shape == (5, 28, 28) and images.min() >= 0 and images.max() <= 1
-    logit, q = model.discriminate(torch.rand(5, 1, 28, 28) * 2 - 1, torch.arange(5))
-    assert logit.shape == (5,)
-    assert (q is not None) == (kind == "infogan")
+    model.train()
+    latent = model.latent(5, torch.Generator().manual_seed(0))
+    fake = model.generate(latent)
+    real = torch.rand(5, 1, 28, 28) * 2 - 1
+    assert model.discriminate(real, torch.arange(5)).shape == (5,)
+    d_loss, g_loss = model.discriminator_loss(real, torch.arange(5), fake.detach(), latent, 0.9), \
+        model.generator_loss(fake, latent)
+    assert d_loss.ndim == g_loss.ndim == 0 and torch.isfinite(d_loss) and torch.isfinite(g_loss)
 
 
 def test_the_condition_and_the_codes_reach_the_generator():
     torch.manual_seed(0)
-    cgan = GenerativeAdversarialNet("cgan")
+    cgan = paper("cgan")()
     a = cgan.sample(2, torch.Generator().manual_seed(1), digits=torch.tensor([3, 3]))
     b = cgan.sample(2, torch.Generator().manual_seed(1), digits=torch.tensor([8, 8]))
     assert not torch.equal(a, b)
-    info = GenerativeAdversarialNet("infogan")
+    info = paper("infogan")()
     latent = info.latent(4, torch.Generator().manual_seed(0), category=torch.tensor([0, 3, 6, 9]),
                          codes=torch.tensor([[0.5, -0.5]] * 4))
     category, codes = info.codes_of(latent)
@@ -50,13 +56,22 @@ def test_the_condition_and_the_codes_reach_the_generator():
 def test_width_is_kept_in_the_config_and_rebuilt_on_load(tmp_path):
     from plugins.gan import load_gan
     torch.manual_seed(0)
-    narrow = GenerativeAdversarialNet("dcgan", z_dim=8, width=8)
+    narrow = paper("dcgan")(z_dim=8, width=8)
     assert narrow.generator.up[0].in_channels == 16
-    weights.save(tmp_path, narrow, {"model": {"kind": "dcgan", "z_dim": 8, "width": 8}})
+    weights.save(tmp_path, narrow, {"model": {"z_dim": 8, "width": 8}})
     loaded = load_gan("dcgan", tmp_path)
     assert weights.parameter_count(loaded) == weights.parameter_count(narrow)
     assert torch.equal(loaded.sample(3, torch.Generator().manual_seed(0)),
                        narrow.sample(3, torch.Generator().manual_seed(0)))
+
+
+def test_each_paper_file_holds_its_nets_and_loss_and_no_training_loop():
+    from pathlib import Path
+    folder = Path(__file__).resolve().parent.parent / "plugins" / "gan"
+    for kind in KINDS:
+        source = (folder / f"{kind}.py").read_text()
+        assert "optim" not in source and "for epoch" not in source and "kind ==" not in source
+    assert "kind ==" not in "".join(p.read_text() for p in folder.glob("*.py"))
 
 
 def test_information_loss_is_lowest_for_the_true_codes():
@@ -113,7 +128,7 @@ def test_generate_and_interpolate(action, kind):
 
 
 def test_cgan_draws_the_requested_digit(action):
-    from hub import evaluator
+    from hub.kit import evaluator
     with Hub.create(allow="gan", entry_points=False, devices=parse_inventory("")).handle("cgan").use() as model:
         images = model.sample(50, torch.Generator().manual_seed(0), digits=torch.full((50,), 4))
     assert (evaluator.outputs(evaluator.load(), images.numpy())[1].argmax(1) == 4).mean() >= 0.9
@@ -147,3 +162,35 @@ def test_infogan_categories_are_labelled_with_their_matched_digit():
     choices = GANDemo(None, matched).category_choices()
     assert choices[0] == ("any", "any") and choices[1] == ("0 (matched to 7)", "0") and choices[3] == ("2 (matched to 0)", "2")
     assert GANDemo(None).category_choices()[5] == ("4", "4")
+
+
+# ---- the shared adversarial scaffold -----------------------------------------------------------
+
+def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batch_norm(tmp_path):
+    import logging
+
+    from hub.kit import adversarial, data, to_signed, unit_images
+    images = to_signed(unit_images(data.mnist("train")[0][:64], (-1, 1, 28, 28)))
+    digits = torch.zeros(64, dtype=torch.long)
+    cfg = dict(epochs=2, batch_size=32, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.5,
+               selection_samples=50, max_minutes=60)
+    log, epochs_seen = logging.getLogger("test.gan.resume"), []
+
+    def stop_in_epoch_two(module):
+        epochs_seen.append(len(epochs_seen) + 1)
+        if len(epochs_seen) == 2:
+            raise KeyboardInterrupt       # as if the run were killed after epoch 1 was saved
+        return ""
+
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        adversarial.train_gan(paper("dcgan")(z_dim=4, width=4), images, digits, cfg, log,
+                              torch.Generator().manual_seed(0), tmp_path, report=stop_in_epoch_two)
+    assert (tmp_path / adversarial.RESUME_FILE).is_file()
+    model, epochs_seen[:] = paper("dcgan")(z_dim=4, width=4), []
+    record = adversarial.train_gan(model, images, digits, cfg, log, torch.Generator().manual_seed(0), tmp_path,
+                                   report=lambda m: epochs_seen.append("ran") or "")
+    assert epochs_seen == ["ran"] and record["last_epoch"] == 2      # only epoch 2 was run again
+    assert not (tmp_path / adversarial.RESUME_FILE).exists()
+    norm = model.generator.project[1]
+    assert norm.running_mean.abs().sum() > 0 and int(norm.num_batches_tracked) > 0   # averaged buffers kept

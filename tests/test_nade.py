@@ -10,7 +10,7 @@ from PIL import Image
 
 from hub import weights
 from hub.core import Hub
-from hub.launcher import parse_inventory
+from hub.placement import parse_inventory
 from hub.ui import build_app
 from plugins.nade.model import NADE
 
@@ -109,7 +109,7 @@ def test_completion_keeps_the_top_rows(action):
 
 
 def test_likelihood_reports_nats_bits_and_a_surprise_map(action, tmp_path):
-    from hub.display import test_digits
+    from hub.kit import test_digits
     x, _ = test_digits()
     path = tmp_path / "digit.png"
     Image.fromarray(x[0] * 255).save(path)

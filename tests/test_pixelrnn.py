@@ -8,9 +8,10 @@ import torch
 from helpers import evaluate_subset, plugin_actions
 from PIL import Image
 
-from hub import display, weights
+from hub import weights
+from hub.kit import display
 from hub.core import Hub
-from hub.launcher import parse_inventory
+from hub.placement import parse_inventory
 from plugins.pixelrnn.model import PixelRNN, skew, unskew
 
 

@@ -1,13 +1,15 @@
 """Plugin discovery from all three places, allow/disable lists, and isolation at every stage."""
 import sys
 
+import safetensors.torch
+
 import gradio as gr
 import pytest
 from helpers import api_fn, write_plugin
 
 from hub import DemoSpec, ModelSpec, hookimpl
 from hub.core import Hub
-from hub.launcher import parse_inventory
+from hub.placement import parse_inventory
 from hub.ui import build_app
 
 
@@ -33,11 +35,11 @@ def test_builtin_plugins_are_imported_once_under_their_own_name():
 
 def test_registration_reads_no_weights_and_builds_no_model(tmp_path, doubler_weights, monkeypatch):
     from hub import weights
-    monkeypatch.setattr(weights, "load_file", lambda *a, **k: pytest.fail("registration read weights"))
+    monkeypatch.setattr(safetensors.torch, "load_file", lambda *a, **k: pytest.fail("registration read weights"))
     write_plugin(tmp_path / "dropins", "cheap", doubler_weights)
     hub = make_hub(builtin=False, plugins_dirs=[tmp_path / "dropins"])
     assert hub.demos["cheap"].estimated_bytes == 4          # one float32, from the header alone
-    assert hub.launcher.status("cheap")["loaded"] is False
+    assert hub.placement.status("cheap")["loaded"] is False
 
 
 def test_dropped_in_module_and_package_appear_as_tabs(tmp_path, doubler_weights):
@@ -187,7 +189,7 @@ def test_choose_device_hook_overrides_best_fit(tmp_path, doubler_weights):
     hub = make_hub(builtin=False, plugins_dirs=[folder], devices=parse_inventory("8G,24G,12G"))
     hub.add_plugin(PreferSecondGpu(), "prefer")
     moved = []
-    hub.launcher.move = lambda module, device: moved.append(device) or module
+    hub.placement.move = lambda module, device: moved.append(device) or module
     with hub.handle("picky").use(), hub.handle("plain").use():
         pass
     assert moved == ["cuda:1", "cuda:0"]        # plain: best fit is the smallest GPU
@@ -200,7 +202,7 @@ def test_out_of_memory_during_inference_retries_on_the_cpu(doubler_weights):
     from hub.ui import DemoContext
 
     hub = make_hub(builtin=False, devices=parse_inventory("8G"))
-    hub.launcher.move = lambda module, device: module            # simulated GPU
+    hub.placement.move = lambda module, device: module            # simulated GPU
     seen = []
 
     def load():
@@ -219,14 +221,14 @@ def test_out_of_memory_during_inference_retries_on_the_cpu(doubler_weights):
 
     def infer(x):
         with ctx.models.use():
-            seen.append(hub.launcher.slots["oom"].device)
+            seen.append(hub.placement.slots["oom"].device)
             if len(seen) == 1:
                 raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
             return x
 
     assert ctx.guard(infer)(5) == 5
     assert seen == ["cuda:0", "cpu"]
-    assert "moved to the CPU" in hub.launcher.status("oom")["note"]
+    assert "moved to the CPU" in hub.placement.status("oom")["note"]
 
 
 def test_a_second_plugin_of_the_same_name_is_refused(tmp_path, doubler_weights):
@@ -289,4 +291,4 @@ def test_out_of_memory_recovery_acts_on_the_model_the_action_used():
     hub.add_plugin(TwoModels(), "two")
     assert api_fn(build_app(hub), "two_run")() == 1
     assert devices_seen == ["cuda:0", "cpu"]       # nothing idle to evict on its GPU: the second try on the CPU
-    assert hub.launcher.pins == {"two/second": "cpu"}
+    assert hub.placement.pins == {"two/second": "cpu"}

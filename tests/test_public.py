@@ -15,7 +15,7 @@ from helpers import save_doubler, write_plugin
 from PIL import Image
 
 from app import exposure_warnings, parse_args
-from hub.ui import NOT_UPLOADED
+from hub.kit.widgets import NOT_UPLOADED
 
 pytestmark = pytest.mark.slow    # starts `python app.py`
 

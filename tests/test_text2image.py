@@ -6,8 +6,9 @@ import pytest
 import torch
 from helpers import evaluate_subset, plugin_actions
 
-from hub import data, weights
-from hub.inputs import InputError
+from hub import weights
+from hub.kit import data
+from hub import InputError
 from plugins.text2image.captions import (MAX_WORDS, CaptionTokenizer, measure, random_caption, slant_word,
                                          thickness_word)
 from plugins.text2image.model import GRID, VQVAE, SmallDallE

@@ -8,8 +8,9 @@ import pytest
 import torch
 from helpers import OneModel, evaluate_subset, plugin_actions
 
-from hub import data, weights
-from hub.inputs import InputError
+from hub import weights
+from hub.kit import data
+from hub import InputError
 from plugins.translation import TRAINED, load_translator
 from plugins.translation.demo import MAX_CHARS, TranslationDemo
 from plugins.translation.model import Transformer

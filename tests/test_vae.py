@@ -10,8 +10,9 @@ from PIL import Image
 
 from hub import weights
 from hub.core import Hub
-from hub.inputs import InputError, grayscale_ink, to_mnist
-from hub.launcher import parse_inventory
+from hub import InputError
+from hub.kit import grayscale_ink, to_mnist
+from hub.placement import parse_inventory
 from hub.ui import build_app
 
 ROOT = weights.ROOT

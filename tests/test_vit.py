@@ -8,7 +8,7 @@ from helpers import OneModel, evaluate_subset, plugin_actions
 from PIL import Image
 
 from hub import weights
-from hub.inputs import InputError
+from hub import InputError
 from plugins.vit import TRAINED
 from plugins.vit.classifier import DigitClassifier, PretrainedClassifier
 from plugins.vit.demo import ROLLOUT, VIEW, ViTDemo

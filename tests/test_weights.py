@@ -7,7 +7,7 @@ from helpers import Doubler, save_doubler
 
 from hub import weights
 from hub.core import Hub
-from hub.launcher import parse_inventory
+from hub.placement import parse_inventory
 from hub.ui import build_app
 
 

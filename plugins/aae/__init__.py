@@ -5,9 +5,8 @@ Registration only describes the demo; torch models are built on first use.
 """
 from functools import partial
 
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.compare import model_sample
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub.kit import model_sample
 
 __version__ = "1.0.0"
 DEMO_ID = "aae"
@@ -18,7 +17,7 @@ prior only has to be sampled, so it can be a ring of ten Gaussians or a swiss ro
 
 
 def load_aae(prior: str, directory=None):
-    from hub.weights import load_model
+    from hub import load_model
 
     from .model import AdversarialAutoencoder
 

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from hub.display import enlarge, test_digits, tile
-from hub.inputs import InputError, integer, number
+from hub import InputError
+from hub.kit import enlarge, integer, number, test_digits, tile
 
 from .model import sample_prior
 

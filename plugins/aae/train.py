@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from hub import data, evaluator, training, weights
+from hub import read_config, weights_dir
+from hub.kit import cards, data, evaluator, parameter_count, training
 
 from .model import DIGITS, PRIORS, AdversarialAutoencoder, sample_prior
 
@@ -56,8 +57,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
 
 def train_prior(prior: str, out_dir: Path, epochs: int | None, seed: int | None, limit: int | None,
                 **overrides) -> dict:
-    cfg = {**DEFAULTS, **overrides, **({"epochs": epochs} if epochs is not None else {}),
-           **({"seed": seed} if seed is not None else {})}
+    cfg = training.settings(DEFAULTS, overrides, epochs=epochs, seed=seed)
     torch.set_num_threads(cfg["threads"])
     log = training.training_logger(f"aae.{prior}", out_dir)
     generator = training.seed_everything(cfg["seed"])
@@ -70,7 +70,7 @@ def train_prior(prior: str, out_dir: Path, epochs: int | None, seed: int | None,
     encoder = torch.optim.Adam(model.encoder.parameters(), lr=cfg["adversarial_lr"], betas=cfg["betas"])
     schedules = [torch.optim.lr_scheduler.CosineAnnealingLR(o, cfg["epochs"]) for o in (autoencoder, critic, encoder)
                  if cfg["anneal"]]
-    log.info("AAE with a %s prior, %d parameters, config %s", prior, weights.parameter_count(model), cfg)
+    log.info("AAE with a %s prior, %d parameters, config %s", prior, parameter_count(model), cfg)
     best, started = {"fld": float("inf"), "epoch": 0, "state": None}, time.time()
     for epoch in tqdm(range(1, cfg["epochs"] + 1), desc="epochs"):
         model.train()
@@ -96,8 +96,7 @@ def train_prior(prior: str, out_dir: Path, epochs: int | None, seed: int | None,
     log.info("test metrics %s", json.dumps(metrics))
     config = {"model": {"prior": prior, "label_guided": cfg["label_guided"]}, "metrics": metrics,
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": epoch, "minutes": round(minutes, 1)}}
-    digest = weights.save(out_dir, model, config)
-    (out_dir / weights.CARD_FILE).write_text(model_card(prior, cfg, config, weights.parameter_count(model), digest))
+    cards.publish(out_dir, model, config, model_card(prior, cfg, config, parameter_count(model)))
     return metrics
 
 
@@ -134,9 +133,9 @@ def aae_step(model, x, digits, autoencoder, critic, encoder, generator, r1_gamma
     return reconstruction.item(), d_loss.item(), g_loss.item()
 
 
-def model_card(prior: str, cfg: dict, config: dict, params: int, digest: str) -> str:
+def model_card(prior: str, cfg: dict, config: dict, params: int) -> str:
     m, t = config["metrics"], config["training"]
-    floor = weights.read_config(weights.weights_dir(evaluator.DEMO_ID))["metrics"]["fld_floor_real_vs_real"]
+    floor = read_config(weights_dir(evaluator.DEMO_ID))["metrics"]["fld_floor_real_vs_real"]
     return f"""# Adversarial autoencoder (Makhzani et al. 2016), {prior.replace('_', ' ')} prior, on MNIST
 
 Encoder 784-512-512-2 and decoder 2-512-512-784 (ReLU, Bernoulli output), a discriminator 12-256-256-1
@@ -176,8 +175,4 @@ A 2-D code is a hard bottleneck: reconstructions are blurry and samples far less
 code space, which the demo plots. The swiss roll, a thin curve, is the harder prior to fill.
 
 Reproduce: `python -m hub evaluate aae --json`.
-
-## Files
-- `model.safetensors` SHA-256: `{digest}`
-- `config.json`, `train.log`
 """

@@ -3,11 +3,11 @@ the hub's evaluator (they give samples, no likelihood).
 
 Registration only describes the demos; torch models are built on first use.
 """
+import importlib
 from functools import partial
 
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.compare import model_sample
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, load_model, weights_dir
+from hub.kit import model_sample
 
 __version__ = "1.0.0"
 DEMOS = {
@@ -25,12 +25,16 @@ continuous codes its slant and width."""),
 }
 
 
+PAPERS = {"gan": "GAN", "dcgan": "DCGAN", "cgan": "ConditionalGAN", "infogan": "InfoGAN"}   # in the file <demo id>.py
+
+
+def paper(demo_id: str) -> type:
+    """A demo's model class, from its paper's file (this imports torch: only to load or train)."""
+    return getattr(importlib.import_module(f"{__name__}.{demo_id}"), PAPERS[demo_id])
+
+
 def load_gan(demo_id: str, directory=None):
-    from hub.weights import load_model
-
-    from .model import GenerativeAdversarialNet
-
-    return load_model(GenerativeAdversarialNet, directory or weights_dir(demo_id))[0]
+    return load_model(paper(demo_id), directory or weights_dir(demo_id))[0]
 
 
 def train(kind: str, out_dir, **kwargs):

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub.display import enlarge, tile
-from hub.inputs import InputError, integer, number
+from hub import InputError
+from hub.kit import enlarge, integer, number, tile, to_unit
 
-from .model import DIGITS
+from . import paper
+from .infogan import DIGITS
 
 ANY = "any"
 
@@ -64,7 +65,7 @@ class GANDemo:
             t = torch.linspace(0, 1, steps, device=ends[0].device)[:, None]
             latent = (1 - t) * ends[0] + t * ends[1]
             model.eval()
-            images = (model.generate(latent)[:, 0] + 1) / 2
+            images = to_unit(model.generate(latent)[:, 0])
         return grid(images, steps)
 
     def code_sweep(self, seed, code):
@@ -82,16 +83,16 @@ class GANDemo:
             z = model.latent(1, torch.Generator().manual_seed(seed))[:, :model.z_dim].repeat(len(category), 1)
             latent = torch.cat([z, torch.nn.functional.one_hot(category, DIGITS).float().to(z), codes.to(z)], 1)
             model.eval()
-            images = (model.generate(latent)[:, 0] + 1) / 2
+            images = to_unit(model.generate(latent)[:, 0])
         return grid(images, len(values))
 
 
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.weights import read_config
+    from hub import read_config
 
-    kind = ctx.demo.id
+    kind, controls = ctx.demo.id, paper(ctx.demo.id).CONTROLS
     metrics = read_config(ctx.demo.models[0].weights_dir).get("metrics", {})
     demo = GANDemo(ctx.models, metrics.get("digit_of_category"))
     choices = [ANY] + [str(d) for d in range(DIGITS)]
@@ -100,13 +101,13 @@ def build_ui(ctx) -> None:
             with gr.Column(scale=1):
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 count = gr.Slider(1, 64, value=32, step=1, label="Number of digits")
-                digit = gr.Dropdown(choices, value="7" if kind == "cgan" else ANY, label="Digit (the condition y)",
-                                    visible=kind == "cgan")
+                digit = gr.Dropdown(choices, value="7" if "digit" in controls else ANY, label="Digit (the condition y)",
+                                    visible="digit" in controls)
                 category = gr.Dropdown(demo.category_choices(), value=ANY, label="Category code c1",
-                                       visible=kind == "infogan")
-                fix = gr.Checkbox(value=False, label="Fix the continuous codes", visible=kind == "infogan")
-                c2 = gr.Slider(-2, 2, value=0, step=0.1, label="Continuous code c2", visible=kind == "infogan")
-                c3 = gr.Slider(-2, 2, value=0, step=0.1, label="Continuous code c3", visible=kind == "infogan")
+                                       visible="category" in controls)
+                fix = gr.Checkbox(value=False, label="Fix the continuous codes", visible="category" in controls)
+                c2 = gr.Slider(-2, 2, value=0, step=0.1, label="Continuous code c2", visible="category" in controls)
+                c3 = gr.Slider(-2, 2, value=0, step=0.1, label="Continuous code c3", visible="category" in controls)
                 go = gr.Button("Generate", variant="primary")
                 gr.Examples([[0, 32], [1, 64], [7, 8]], inputs=[seed, count])
             samples = gr.Image(label="Samples", format="png", elem_id=f"{kind}-samples")
@@ -122,7 +123,7 @@ def build_ui(ctx) -> None:
         go_line = gr.Button("Interpolate", variant="primary")
         ctx.on(go_line.click, "interpolate", demo.interpolate, [seed_a, seed_b, steps, digit, category], strip)
 
-    if kind == "infogan":
+    if "codes" in controls:
         with gr.Tab("What the codes do"):
             gr.Markdown("Rows: the ten values of the category c1, in the order of the digit each was matched "
                         "to. Columns: one continuous code from -2 to 2 "

@@ -2,9 +2,8 @@
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.compare import model_sample
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub.kit import model_sample, pixel_by_pixel_ui
 
 __version__ = "1.0.0"
 DEMO_ID = "nade"
@@ -14,7 +13,7 @@ conditionals share. Its likelihood is *exact*, and it draws an image one pixel a
 
 
 def load_nade(directory=None):
-    from hub.weights import load_model
+    from hub import load_model
 
     from .model import NADE
 
@@ -26,7 +25,7 @@ def load_nade(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="NADE", description=DESCRIPTION, build_ui=lazy("hub.pixel_demo", "build_ui"),
+        id=DEMO_ID, title="NADE", description=DESCRIPTION, build_ui=pixel_by_pixel_ui,
         models=[ModelSpec("nade", load_nade, weights_dir(DEMO_ID))],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
         sample=model_sample, likelihood="exact",

@@ -5,9 +5,8 @@ Registration only describes the demos; torch models are built on first use.
 """
 from functools import partial
 
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.compare import model_sample
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub.kit import model_sample, pixel_by_pixel_ui
 
 __version__ = "1.0.0"
 DEMOS = {
@@ -21,7 +20,7 @@ left. Exact likelihood; draws one pixel at a time."""),
 
 
 def load_pixelrnn(demo_id: str, directory=None):
-    from hub.weights import load_model
+    from hub import load_model
 
     from .model import PixelRNN
 
@@ -40,7 +39,7 @@ def train(kind: str, demo_id: str, out_dir, **kwargs):
 def register_demos(register):
     for kind, (demo_id, title, description) in DEMOS.items():
         register(DemoSpec(
-            id=demo_id, title=title, description=description, build_ui=lazy("hub.pixel_demo", "build_ui"),
+            id=demo_id, title=title, description=description, build_ui=pixel_by_pixel_ui,
             models=[ModelSpec(demo_id, partial(load_pixelrnn, demo_id), weights_dir(demo_id))],
             train=partial(train, kind, demo_id), evaluate=lazy(f"{__name__}.train", "evaluate"),
             sample=model_sample, likelihood="exact",

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import torch
 
-from hub import data, likelihood, training, weights
-from hub.likelihood import flat, log_likelihoods
+from hub.kit import cards, data, likelihood, parameter_count, training
 
 from .model import PixelRNN
 
@@ -36,21 +35,20 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
           limit: int | None = None) -> dict:
     """Train one PixelRNN, keep the best-validation checkpoint, measure it exactly on the test split
     (`limit` evenly spaced images only, for a smoke run); write weights, config and card."""
-    cfg = {**DEFAULTS[kind], **COMMON, **({"epochs": epochs} if epochs is not None else {}),
-           **({"seed": seed} if seed is not None else {})}
+    cfg = training.settings(DEFAULTS[kind], COMMON, epochs=epochs, seed=seed)
     torch.set_num_threads(cfg["threads"])
     log = training.training_logger(demo_id, out_dir)
     generator = training.seed_everything(cfg["seed"])
-    x_train = flat(data.binarized_mnist("train")[0])
-    x_valid = flat(data.spread_subset(data.binarized_mnist("valid")[0], cfg["valid_examples"]))
+    x_train = likelihood.flat(data.binarized_mnist("train")[0])
+    x_valid = likelihood.flat(data.spread_subset(data.binarized_mnist("valid")[0], cfg["valid_examples"]))
     if limit:                                                   # a smoke run: a slice of the data
         x_train, x_valid = x_train[:limit], x_valid[:limit]
     model = PixelRNN(kind, cfg["layers"], cfg["hidden"])
-    params = weights.parameter_count(model)
+    params = parameter_count(model)
     log.info("PixelRNN %s, %d parameters, config %s", NAMES[kind], params, cfg)
 
     best = training.fit(model, x_train, cfg, lambda m, x, epoch: -m.log_prob(x).mean(),
-                        lambda m: log_likelihoods(m, x_valid).mean().item(), generator, log)
+                        lambda m: likelihood.log_likelihoods(m, x_valid).mean().item(), generator, log)
     model.load_state_dict(best["state"])
     torch.set_num_threads(max(torch.get_num_threads(), 2))
 
@@ -62,13 +60,12 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
                            "minutes": round(best["minutes"], 1)},
               "parameters": params, "metrics": metrics,
               "valid_log_likelihood_percentiles": likelihood.reference_percentiles(model, limit=limit)}
-    digest = weights.save(out_dir, model, config)
-    (out_dir / weights.CARD_FILE).write_text(model_card(kind, demo_id, cfg, metrics, best, params, digest))
-    log.info("wrote %s (sha256 %s)", out_dir, digest)
+    cards.publish(out_dir, model, config, model_card(kind, demo_id, cfg, metrics, best, params))
+    log.info("wrote %s (sha256 %s)", out_dir)
     return metrics
 
 
-def model_card(kind: str, demo_id: str, cfg: dict, metrics: dict, best: dict, params: int, digest: str) -> str:
+def model_card(kind: str, demo_id: str, cfg: dict, metrics: dict, best: dict, params: int) -> str:
     name, published = PUBLISHED[kind]
     others = "\n".join(f"| {model} | {value:.2f} |" for model, value in OTHER_PUBLISHED.items())
     layer = ("Row LSTM: masked 1 x 3 input-to-state convolution along the row, 1 x 3 state-to-state "
@@ -104,10 +101,4 @@ gradient norm clipped at {cfg['clip_norm']}, exponential moving average of the w
 {others}
 
 Reproduce: `python -m hub evaluate {demo_id} --json`.
-
-## Files
-- `model.safetensors` SHA-256: `{digest}`
-- `config.json`: architecture, training settings, these metrics, and the percentiles of the exact
-  log p(x) over the validation split that the demo's anomaly verdict compares against.
-- `train.log`: the log of the run that made these weights.
 """

@@ -3,8 +3,7 @@ transformer writes those tokens after a caption, and the hub's evaluator re-rank
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "text2image"
@@ -16,7 +15,7 @@ digit classifier and by measuring thickness and slant, the way DALL-E re-ranked 
 
 
 def load_model(directory=None):
-    from hub.weights import load_model as load
+    from hub import load_model as load
 
     from .model import SmallDallE
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hub.inputs import InputError
+from hub import InputError
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 THIN_BELOW, THICK_ABOVE = 1.65, 2.35                      # pixels of stroke width

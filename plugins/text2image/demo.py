@@ -4,9 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub import evaluator
-from hub.display import enlarge, grayscale_test_digits
-from hub.inputs import integer, number
+from hub.kit import enlarge, evaluator, grayscale_test_digits, integer, number
 
 from .captions import measure, slant_word, thickness_word
 from .train import properties_met, property_checks, rerank_scores
@@ -85,7 +83,7 @@ class Text2ImageDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.weights import read_config
+    from hub import read_config
 
     sampling = read_config(ctx.demo.models[0].weights_dir).get("sampling", {})
     demo = Text2ImageDemo(ctx.models, sampling)

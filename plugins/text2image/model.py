@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hub.attention import EncoderLayer, causal_mask
+from hub.kit import EncoderLayer, causal_mask
 
 from .captions import MAX_WORDS, CaptionTokenizer
 

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hub import data, evaluator, training, weights
-from hub.evaluator import HELD_APART
+from hub.kit import cards, data, evaluator, parameter_count, training
 
 from .captions import (LEFT_BELOW, MAX_WORDS, RIGHT_ABOVE, TEMPLATES, THICK_ABOVE, THIN_BELOW, UPRIGHT_WITHIN, measure,
                        random_caption, slant_word, thickness_word)
@@ -89,17 +88,17 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     """`epochs` sets the prior's epochs (the tokenizer's stay as configured unless `limit` makes a smoke run)."""
     seed = 0 if seed is None else seed
     tokenizer_cfg = {**TOKENIZER, **({"epochs": 1} if limit else {})}
-    prior_cfg = {**PRIOR, **({"epochs": epochs} if epochs is not None else {})}
+    prior_cfg = training.settings(PRIOR, epochs=epochs)
     torch.set_num_threads(2)
     out_dir = Path(out_dir)
     log = training.training_logger("text2image", out_dir)
     generator, rng = training.seed_everything(seed), np.random.default_rng(seed)
     x, y = data.mnist("train")
-    fit_part, valid_part = slice(0, len(x) - HELD_APART), slice(len(x) - HELD_APART, None)
+    fit_part, valid_part = slice(0, len(x) - evaluator.HELD_APART), slice(len(x) - evaluator.HELD_APART, None)
     x_fit, x_valid = as_images(x[fit_part][:limit]), as_images(x[valid_part][:limit])
     model = SmallDallE(**MODEL)
     log.info("small DALL-E: VQ-VAE %d parameters, transformer %d; model %s, tokenizer %s, prior %s",
-             weights.parameter_count(model.vqvae), weights.parameter_count(model.transformer), MODEL,
+             parameter_count(model.vqvae), parameter_count(model.transformer), MODEL,
              tokenizer_cfg, prior_cfg)
     log.info("stage 1: the image tokenizer")
     tokenizer_best = train_tokenizer(model, x_fit, x_valid, tokenizer_cfg, generator, log)
@@ -122,9 +121,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     config = {"model": MODEL, "metrics": metrics, "sampling": {**model.default_sampling(), "held_apart": choices},
               "training": {"seed": seed, "tokenizer": {**tokenizer_cfg, **summary(tokenizer_best)},
                            "prior": {**prior_cfg, **summary(prior_best)},
-                           "parameters": weights.parameter_count(model)}}
-    digest = weights.save(out_dir, model, config)
-    (out_dir / weights.CARD_FILE).write_text(model_card(config, digest))
+                           "parameters": parameter_count(model)}}
+    cards.publish(out_dir, model, config, model_card(config))
     return metrics
 
 
@@ -235,7 +233,7 @@ def generation_figures(model: SmallDallE, judge, captions: list[str], sampling: 
             "property_samples": {w: len(v) for w, v in agree.items()}}
 
 
-def model_card(config: dict, digest: str) -> str:
+def model_card(config: dict) -> str:
     m, c, t, s = config["metrics"], config["model"], config["training"], config["sampling"]
     tok, gen, base = m["tokenizer"], m["generation"], m["base_rates"]
     stage1, stage2 = t["tokenizer"], t["prior"]
@@ -298,8 +296,4 @@ The same evaluator ranks and then judges, so the figure after re-ranking is opti
 CLIP-ranked samples scored by CLIP would be); the figure before re-ranking is the model's own.
 
 Reproduce: `python -m hub evaluate text2image --json`.
-
-## Files
-- `model.safetensors` SHA-256: `{digest}`
-- `config.json`, `train.log`
 """

@@ -4,9 +4,8 @@ the same interface.
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.pretrained import specs_from_env
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub.kit import specs_from_env
 
 __version__ = "1.0.0"
 DEMO_ID = "translation"
@@ -19,7 +18,7 @@ here on Multi30k (image captions), so it knows that domain best."""
 
 
 def load_translator(directory=None):
-    from hub.weights import load_model
+    from hub import load_model
 
     from .model import Transformer
     from .tokenizer import load

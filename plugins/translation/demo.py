@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from hub.inputs import InputError, integer, one_of  # noqa: E402
+from hub import InputError
+from hub.kit import integer, one_of  # noqa: E402
 
 from .translator import MAX_SOURCE_TOKENS  # noqa: E402
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hub.attention import DecoderLayer, EncoderLayer, PositionalEncoding, causal_mask, padding_mask, reorder_cache
+from hub.kit import DecoderLayer, EncoderLayer, PositionalEncoding, causal_mask, padding_mask, reorder_cache
 
 
 class Transformer(nn.Module):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from hub.launcher import HoldsModule
-from hub.pretrained import load_local
+from hub import HoldsModule
+from hub.kit import load_local
 
 from .translator import MAX_SOURCE_TOKENS, Attention
 

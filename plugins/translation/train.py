@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from hub import data, training, weights
+from hub.kit import cards, data, parameter_count, training
 
 from .tokenizer import BOS, EOS, FILE, PAD, train_bpe
 from .model import Transformer
@@ -89,8 +89,7 @@ def learning_rate(step: int, total: int, cfg: dict) -> float:
 
 
 def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
-    cfg = {**DEFAULTS, **({"epochs": epochs} if epochs is not None else {}),
-           **({"seed": seed} if seed is not None else {})}
+    cfg = training.settings(DEFAULTS, epochs=epochs, seed=seed)
     out_dir = Path(out_dir)
     torch.set_num_threads(cfg["threads"])
     log = training.training_logger("translation", out_dir)
@@ -110,7 +109,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     steps_per_epoch = len(token_batches(pairs, cfg["batch_tokens"], torch.Generator().manual_seed(0)))
     total = cfg["epochs"] * steps_per_epoch
     log.info("Transformer %s, %d parameters, vocabulary %d, %d pairs, %d steps an epoch, config %s",
-             model_config, weights.parameter_count(model), tokenizer.get_vocab_size(), len(pairs), steps_per_epoch, cfg)
+             model_config, parameter_count(model), tokenizer.get_vocab_size(), len(pairs), steps_per_epoch, cfg)
     best, started, step = {"bleu": -1.0, "epoch": 0, "state": None}, time.time(), 0
     for epoch in tqdm(range(1, cfg["epochs"] + 1), desc="epochs"):
         model.train()
@@ -149,13 +148,12 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     log.info("test %s", json.dumps(metrics))
     config = {"model": model_config, "metrics": {**metrics, "val": val},
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": epoch, "minutes": round(minutes, 1),
-                           "parameters": weights.parameter_count(model)}}
-    digest = weights.save(out_dir, model, config, dtype=torch.float16)      # half the file; computed in float32
-    (out_dir / weights.CARD_FILE).write_text(model_card(config, digest))
+                           "parameters": parameter_count(model)}}
+    cards.publish(out_dir, model, config, model_card(config), dtype=torch.float16)      # half the file; computed in float32
     return metrics
 
 
-def model_card(config: dict, digest: str) -> str:
+def model_card(config: dict) -> str:
     m, t, c = config["metrics"], config["training"], config["model"]
     v = m["val"]
     return f"""# Transformer (Vaswani et al. 2017), English to German, trained on Multi30k
@@ -189,8 +187,4 @@ Figures of the float16 weights as shipped. Published small Transformers on Multi
 35-36.5 BLEU. Beam size and alpha were fixed in advance, not tuned.
 
 Reproduce: `python -m hub evaluate translation --json`.
-
-## Files
-- `model.safetensors` SHA-256: `{digest}`
-- `config.json`, `tokenizer.json`, `train.log`
 """

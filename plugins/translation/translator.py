@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from tokenizers import Tokenizer
 
-from hub.launcher import HoldsModule
+from hub import HoldsModule
 
 from .model import Transformer
 from .tokenizer import BOS, EOS, PAD, unknown_characters

@@ -2,8 +2,7 @@
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "vae"
@@ -14,7 +13,7 @@ typical the model finds it."""
 
 
 def load_vae(directory=None):
-    from hub.weights import load_model
+    from hub import load_model
 
     from .model import VAE
 

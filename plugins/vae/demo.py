@@ -6,8 +6,7 @@ import math
 import numpy as np
 import torch
 
-from hub.display import enlarge, likelihood_plot, test_digits, tile, verdict
-from hub.inputs import binary_digit, integer, number
+from hub.kit import binary_digit, enlarge, integer, likelihood_plot, number, test_digits, tile, verdict
 
 from .model import importance_weighted
 from .train import REFERENCE_K
@@ -105,7 +104,7 @@ class VAEDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.ui import digit_sketchpad, image_upload
+    from hub.kit import digit_sketchpad, image_upload
 
     demo = VAEDemo(ctx.models)
     with gr.Tab("Sample"):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hub import data, training, weights
+from hub.kit import cards, data, parameter_count, training
 
 from .model import VAE
 
@@ -66,14 +66,13 @@ def reference_percentiles(model: VAE, limit: int | None = None, seed: int = 0) -
 def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
     """Train, keep the best-validation checkpoint, measure it on the test split (`limit` evenly
     spaced images only, for a smoke run), write weights, config and card to out_dir."""
-    cfg = {**DEFAULTS, **({"epochs": epochs} if epochs is not None else {}),
-           **({"seed": seed} if seed is not None else {})}
+    cfg = training.settings(DEFAULTS, epochs=epochs, seed=seed)
     log = training.training_logger("vae", out_dir)
     generator = training.seed_everything(cfg["seed"])
     x_train = as_tensor(data.binarized_mnist("train")[0])
     x_valid = as_tensor(data.binarized_mnist("valid")[0])
     model = VAE(hidden=tuple(cfg["hidden"]), z_dim=cfg["z_dim"])
-    log.info("VAE %s, %d parameters, config %s", cfg["hidden"], weights.parameter_count(model), cfg)
+    log.info("VAE %s, %d parameters, config %s", cfg["hidden"], parameter_count(model), cfg)
 
     def negative_elbo(model, x, epoch):      # with KL warm-up: beta rises from 0 to 1
         return -model.elbo(x, beta=min(1.0, epoch / cfg["warmup_epochs"])).mean()
@@ -92,17 +91,16 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
               "metrics": metrics,
               "valid_log_likelihood_percentiles": {"k": REFERENCE_K,
                                                    "values": reference_percentiles(model, limit=limit)}}
-    digest = weights.save(out_dir, model, config)
-    card = model_card(cfg, metrics, best["epoch"], minutes, weights.parameter_count(model), digest)
-    (out_dir / weights.CARD_FILE).write_text(card)
-    log.info("wrote %s (sha256 %s)", out_dir, digest)
+    card = model_card(cfg, metrics, best["epoch"], minutes, parameter_count(model))
+    cards.publish(out_dir, model, config, card)
+    log.info("wrote %s (sha256 %s)", out_dir)
     return metrics
 
 
 PAPER = {"k1": 88.71, "k50": 87.10}     # IWAE paper, static binarization, as quoted in the project's issue
 
 
-def model_card(cfg: dict, metrics: dict, best_epoch: int, minutes: float, params: int, digest: str) -> str:
+def model_card(cfg: dict, metrics: dict, best_epoch: int, minutes: float, params: int) -> str:
     elbo, k50, k5000 = (-metrics[k] for k in ("elbo", "log_likelihood_k50", "log_likelihood_k5000"))
     return f"""# VAE on static binarized MNIST
 
@@ -136,10 +134,4 @@ Comparison. The project's issue quotes the IWAE paper's static-binarization figu
 the model was *trained* with and every figure is a k = 5000 estimate; read that way, this
 ELBO-trained (k = 1) VAE's {k5000:.2f} compares with {PAPER['k1']:.2f} ({k5000 - PAPER['k1']:+.2f} nats). Read as the
 *evaluation* k instead, it is {elbo - PAPER['k1']:+.2f} nats from {PAPER['k1']:.2f} at k = 1 and {k50 - PAPER['k50']:+.2f} from {PAPER['k50']:.2f} at k = 50.
-
-## Files
-- `model.safetensors` SHA-256: `{digest}`
-- `config.json`: architecture, training settings, these metrics, and the percentiles of log p(x)
-  (k = {REFERENCE_K}) over the validation split that the demo's anomaly verdict compares against.
-- `train.log`: the log of the run that made these weights.
 """

@@ -3,9 +3,8 @@ pretrained Hugging Face image classifier (e.g. an ImageNet ViT) in the same inte
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy
-from hub.pretrained import specs_from_env
-from hub.weights import weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub.kit import specs_from_env
 
 __version__ = "1.0.0"
 DEMO_ID = "vit"
@@ -18,7 +17,7 @@ see where the class token looks (attention rollout) and what each layer and head
 
 
 def load_classifier(directory=None):
-    from hub.weights import load_model
+    from hub import load_model
 
     from .classifier import DigitClassifier
     from .model import ViT

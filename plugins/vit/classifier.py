@@ -7,9 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hub.inputs import InputError, grayscale_ink, to_mnist
-from hub.launcher import HoldsModule
-from hub.pretrained import load_local
+from hub import HoldsModule, InputError
+from hub.kit import grayscale_ink, load_local, to_mnist
 
 from .model import ViT, attention_rollout
 

@@ -6,8 +6,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from hub.display import grayscale_test_digits
-from hub.inputs import integer, one_of
+from hub.kit import grayscale_test_digits, integer, one_of
 
 ROLLOUT = "rollout (all layers)"
 AVERAGE = "average"
@@ -68,7 +67,7 @@ class ViTDemo:
 
 
 def build_ui(ctx) -> None:
-    from hub.ui import digit_sketchpad, image_upload
+    from hub.kit import digit_sketchpad, image_upload
 
     names = [spec.name for spec in ctx.demo.models]
     demo = ViTDemo(ctx.models, names)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hub.attention import EncoderLayer
+from hub.kit import EncoderLayer
 
 
 class ViT(nn.Module):

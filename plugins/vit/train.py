@@ -10,9 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hub import data, training, weights
-from hub.evaluator import HELD_APART
-from hub.inputs import to_mnist
+from hub.kit import cards, data, evaluator, parameter_count, to_mnist, training
 
 from .model import ViT
 
@@ -66,17 +64,16 @@ def evaluate(model, limit: int | None = None) -> dict:
 
 
 def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
-    cfg = {**DEFAULTS, **({"epochs": epochs} if epochs is not None else {}),
-           **({"seed": seed} if seed is not None else {})}
+    cfg = training.settings(DEFAULTS, epochs=epochs, seed=seed)
     torch.set_num_threads(2)
     out_dir = Path(out_dir)
     log = training.training_logger("vit", out_dir)
     generator = training.seed_everything(cfg["seed"])
     x, y = data.mnist("train")
-    x_fit, y_fit = as_images(x[:-HELD_APART][:limit]), torch.from_numpy(y[:-HELD_APART][:limit].astype(np.int64))
-    x_valid, y_valid = as_images(x[-HELD_APART:][:limit]), y[-HELD_APART:][:limit]
+    x_fit, y_fit = as_images(x[:-evaluator.HELD_APART][:limit]), torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
+    x_valid, y_valid = as_images(x[-evaluator.HELD_APART:][:limit]), y[-evaluator.HELD_APART:][:limit]
     model = ViT(**{k: cfg[k] for k in MODEL})
-    log.info("ViT, %d parameters, config %s", weights.parameter_count(model), cfg)
+    log.info("ViT, %d parameters, config %s", parameter_count(model), cfg)
 
     def loss(m, batch, epoch):
         images, labels = batch
@@ -89,13 +86,12 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     log.info("test metrics %s", json.dumps(metrics))
     config = {"model": {k: cfg[k] for k in MODEL}, "metrics": metrics,
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
-                           "minutes": round(best["minutes"], 1), "parameters": weights.parameter_count(model)}}
-    digest = weights.save(out_dir, model, config)
-    (out_dir / weights.CARD_FILE).write_text(model_card(config, digest))
+                           "minutes": round(best["minutes"], 1), "parameters": parameter_count(model)}}
+    cards.publish(out_dir, model, config, model_card(config))
     return metrics
 
 
-def model_card(config: dict, digest: str) -> str:
+def model_card(config: dict) -> str:
     m, t, c = config["metrics"], config["training"], config["model"]
     return f"""# Vision Transformer (Dosovitskiy et al. 2021) trained from scratch on MNIST
 
@@ -126,8 +122,4 @@ AdamW (weight decay {t['weight_decay']}), lr {t['lr']} after a {t['warmup_epochs
 Published ViTs trained from scratch on MNIST reach about 99.5% (99.65% with augmentation).
 
 Reproduce: `python -m hub evaluate vit --json`.
-
-## Files
-- `model.safetensors` SHA-256: `{digest}`
-- `config.json`, `train.log`
 """

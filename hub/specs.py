@@ -14,7 +14,7 @@ DEMO_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 @dataclass
 class ModelSpec:
-    """One model of a demo. `load()` builds it on the CPU with its weights; the launcher moves it.
+    """One model of a demo. `load()` builds it on the CPU with its weights; the placement moves it.
 
     `estimated_bytes` defaults to the tensor bytes in `weights_dir`'s safetensors header."""
     name: str
@@ -38,7 +38,10 @@ class DemoSpec:
 
     A demo that draws digits may give `sample(model, n, generator)` -> n images [n, 28, 28] in
     [0, 1] and say what `likelihood` its model offers ("exact", "bound" or "none"): the hub's
-    Compare tab then puts it beside the others."""
+    Compare tab then puts it beside the others.
+
+    Tabs follow registration order; a demo with a larger `tab_order` comes after those with a
+    smaller one (a summary tab such as Compare uses 1 to follow the models it summarises)."""
     id: str
     title: str
     description: str
@@ -48,6 +51,7 @@ class DemoSpec:
     evaluate: Callable[..., dict] | None = None
     sample: Callable[..., Any] | None = None
     likelihood: str = ""
+    tab_order: int = 0
     version: str | None = None
     plugin: str = ""
 
@@ -70,7 +74,7 @@ class DemoSpec:
         return sum(m.estimated_bytes or 0 for m in self.models)
 
     def model_key(self, name: str | None = None) -> str:
-        """The launcher's key for one of this demo's models: "<demo>" or "<demo>/<model>"."""
+        """The placement's key for one of this demo's models: "<demo>" or "<demo>/<model>"."""
         if name is None:
             if len(self.models) != 1:
                 raise ValueError(f"demo {self.id!r} has {len(self.models)} models: name the one you want")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "DEMO_HUB_DATA"
 
 # folder -> (files it must hold, canonical source)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from . import data
-from .inputs import InputError
+from ..errors import InputError
 
 
 def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:

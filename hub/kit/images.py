@@ -1,48 +1,17 @@
-"""Checking what users send: every bad input becomes an InputError with a message meant for them."""
+"""Images between the forms they take: an upload or a drawing, a float array in [0, 1], a tensor in
+[-1, 1] inside a GAN, a uint8 grid for display. Every conversion the plugins share lives here."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import InputError
+
 MAX_SIDE = 4096
 MAX_PIXELS = 16_000_000
 MIN_SIDE = 8
-
-
-class InputError(ValueError):
-    """The user's input cannot be used; str(error) says why and what to do instead."""
-
-
-def number(value, name: str, low: float, high: float) -> float:
-    """A finite number in [low, high], or an InputError naming the control."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, not {value!r}.") from None
-    if not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number between {low:g} and {high:g}, not {value}.")
-    if not low <= value <= high:
-        raise InputError(f"{name} must be between {low:g} and {high:g}, not {value:g}.")
-    return value
-
-
-def integer(value, name: str, low: int, high: int) -> int:
-    value = number(value, name, low, high)
-    if value != int(value):
-        raise InputError(f"{name} must be a whole number, not {value:g}.")
-    return int(value)
-
-
-def one_of(value, name: str, choices: list[str]) -> str:
-    """`value` if it is one of `choices` (empty means the only choice, when there is one), else an InputError."""
-    if value in (None, "") and len(choices) == 1:
-        return choices[0]
-    if value not in choices:
-        raise InputError(f"Unknown {name} {value!r}: choose one of {', '.join(map(str, choices))}.")
-    return value
 
 
 def _open_image(path) -> Image.Image:
@@ -136,3 +105,29 @@ def binary_digit(image) -> np.ndarray:
     if x.sum() == 0:
         raise InputError("After binarising, nothing is left of the drawing: use a thicker brush.")
     return x
+
+
+def unit_images(x, shape: tuple[int, ...] | None = None):
+    """uint8 0-255 or float 0-1 images (numpy or torch) -> a float32 tensor in [0, 1], reshaped to
+    `shape` when given (e.g. (-1, 1, 28, 28) for a convolution, (-1, 784) for a dense net)."""
+    import torch
+
+    x = torch.as_tensor(x)
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    return x.reshape(shape) if shape is not None else x
+
+
+def to_signed(x):
+    """[0, 1] -> [-1, 1]: the range a tanh output (a GAN's generator) lives in."""
+    return x * 2 - 1
+
+
+def to_unit(x):
+    """[-1, 1] -> [0, 1]: a tanh output back to an image."""
+    return (x + 1) / 2
+
+
+def model_sample(model, n: int, generator) -> np.ndarray:
+    """The Compare tab's sampler for a model whose `sample(n, generator)` returns n images (any layout):
+    [n, 28, 28] floats in [0, 1]."""
+    return model.sample(n, generator).reshape(n, 28, 28).cpu().numpy()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .registry import ModelSpec
+from ..specs import ModelSpec
 
 
 def specs_from_env(env_var: str, load: Callable[[str], Any]) -> list[ModelSpec]:

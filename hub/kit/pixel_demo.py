@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from .display import enlarge, heat_map, likelihood_plot, test_digits, tile, verdict
-from .inputs import binary_digit, integer
+from .images import binary_digit
+from .inputs import integer
 
 SIDE = 28
 STREAM_EVERY = SIDE          # pixels between two streamed frames: one row
@@ -88,8 +89,8 @@ class PixelByPixelDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from .ui import digit_sketchpad as sketchpad
-    from .ui import image_upload
+    from .widgets import digit_sketchpad as sketchpad
+    from .widgets import image_upload
 
     demo = PixelByPixelDemo(ctx.models)
     name, prefix = ctx.demo.title, ctx.demo.id.replace("_", "-")      # elem_ids: "<demo>-samples", ...

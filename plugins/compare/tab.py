@@ -14,23 +14,18 @@ import time
 import numpy as np
 import torch
 
-from . import data, evaluator, weights
-from .inputs import InputError, integer
-from .registry import DemoSpec
+from hub import InputError, read_config
+from hub.kit import data, enlarge, evaluator, integer, tile
 
-log = logging.getLogger("hub.compare")
+log = logging.getLogger(__name__)
 
 LIKELIHOOD = {"exact": "exact log p(x)", "bound": "a lower bound on log p(x)", "none": "none (samples only)"}
 COLUMNS = ["model", "likelihood", "test -log p(x), nats", "FLD (lower is better)", "smallest digit share",
            "mean confidence", "ms per digit"]
 
 
-def model_sample(model, n: int, generator: torch.Generator) -> np.ndarray:
-    """The sampler of a model whose `sample(n, generator)` returns n images (any layout)."""
-    return model.sample(n, generator).reshape(n, 28, 28).cpu().numpy()
-
-
-SPEC = DemoSpec(id="compare", title="Compare", description="", build_ui=lambda ctx: None)
+NOTHING_YET = ("Nothing to compare yet: this tab needs the evaluator's weights (`python -m hub train evaluator`) "
+               "and at least one trained model that draws digits.")
 
 
 def generators(hub) -> list:
@@ -39,12 +34,12 @@ def generators(hub) -> list:
 
 def ready(hub) -> bool:
     """The tab needs the evaluator's weights and at least one model that draws digits."""
-    return (weights.weights_dir(evaluator.DEMO_ID) / weights.CONFIG_FILE).is_file() and bool(generators(hub))
+    return evaluator.available() and bool(generators(hub))
 
 
 def test_nll(demo) -> str:
     """The demo's own test figure, from its shipped config: exact, or the tightest bound."""
-    metrics = weights.read_config(demo.models[0].weights_dir).get("metrics", {}) if demo.models else {}
+    metrics = read_config(demo.models[0].weights_dir).get("metrics", {}) if demo.models else {}
     if "nll_nats" in metrics:
         return f"{metrics['nll_nats']:.2f}"
     bounds = [-v for k, v in metrics.items() if k.startswith("log_likelihood_k") or k == "elbo"]
@@ -89,8 +84,6 @@ def failed_row(demo, error: Exception) -> list:
 def compare(hub, chosen: list[str], n, seed):
     """Stream (grids, table, progress) as each chosen model is measured; a model that fails gets a
     marked row and the rest go on."""
-    from .display import enlarge, tile
-
     n, seed = integer(n, "Digits per model", 100, 2000), integer(seed, "Seed", 0, 2**31 - 1)
     demos = [d for d in generators(hub) if d.title in (chosen or [])]
     if not demos:
@@ -111,10 +104,13 @@ def compare(hub, chosen: list[str], n, seed):
         (f"; {failed} failed (marked in the table)." if failed else ".")
 
 
-def build_tab(ctx) -> None:
+def build_ui(ctx) -> None:
     import gradio as gr
 
     hub = ctx.hub
+    if not ready(hub):
+        gr.Markdown(NOTHING_YET)
+        return
     titles = [d.title for d in generators(hub)]
     gr.Markdown(__doc__.split("\n\n")[0].replace("\n", " ") + "\n\n" + """Explicit models (NADE, PixelRNN: exact;
 VAE: a bound) give a likelihood, so they can score a digit, find anomalies and compress; implicit ones

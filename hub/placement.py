@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-log = logging.getLogger("hub.launcher")
+log = logging.getLogger("hub.placement")
 
 DISK_BYTES_PER_S = 500e6      # for a reload-cost estimate before a load was timed
 LOAD_OVERHEAD_S = 0.2         # building the module, reading the config
@@ -46,7 +46,7 @@ class Device:
 
 @dataclass
 class Slot:
-    """The launcher's record of one model: where it is, how big, how used."""
+    """The placement's record of one model: where it is, how big, how used."""
     key: str
     load: Callable[[], Any]
     size: int                          # estimated bytes until loaded, then measured
@@ -120,7 +120,7 @@ def parse_pins(values: list[str] | None) -> dict[str, str]:
 
 class HoldsModule:
     """Base of a demo object that keeps its torch module in `.model` beside other parts (a tokenizer, an
-    image processor): the launcher moves and sizes it through that module."""
+    image processor): the placement moves and sizes it through that module."""
     model: Any
 
     def to(self, device):
@@ -150,14 +150,12 @@ def is_out_of_memory(error: BaseException) -> bool:
     return "out of memory" in str(error).lower() or type(error).__name__ == "OutOfMemoryError"
 
 
-class Launcher:
-    def __init__(self, devices: list[Device], pins: dict[str, str] | None = None,
+class Placement:
+    def __init__(self, devices: list[Device] | Callable[[], list[Device]], pins: dict[str, str] | None = None,
                  choose: Callable[[str, int, list[str]], str | None] | None = None,
                  headroom: float = 0.1, move: Callable[[Any, str], Any] = default_move,
                  park_on_cpu: bool = True):
-        if not any(d.kind == "cpu" for d in devices):
-            devices = [*devices, Device("cpu", 8 << 30)]
-        self.devices = {d.name: d for d in devices}
+        self._devices = devices          # a list, or how to find them (first asked: listing demos needs no torch)
         self.pins = dict(pins or {})
         self.choose = choose
         self.headroom = headroom
@@ -172,6 +170,17 @@ class Launcher:
     def add(self, key: str, load: Callable[[], Any], estimated_bytes: int) -> None:
         with self._lock:
             self.slots[key] = Slot(key, load, estimated_bytes, estimated_bytes)
+
+    @property
+    def devices(self) -> dict[str, Device]:
+        if callable(self._devices):
+            self._devices = self._devices()
+        if not isinstance(self._devices, dict):
+            found = list(self._devices)
+            if not any(d.kind == "cpu" for d in found):
+                found.append(Device("cpu", 8 << 30))
+            self._devices = {d.name: d for d in found}
+        return self._devices
 
     @property
     def gpus(self) -> list[Device]:
@@ -385,6 +394,7 @@ class Launcher:
     def status(self, key: str) -> dict:
         with self._lock:
             slot = self.slots[key]
-            return {"device": slot.device or self.planned_device(key) + " (planned)",
+            planned = self.planned_device(key) + " (planned)" if not callable(self._devices) else "not placed yet"
+            return {"device": slot.device or planned,
                     "loaded": slot.module is not None, "estimated_bytes": slot.estimated,
                     "loaded_bytes": slot.loaded_bytes, "in_use": slot.leases, "note": slot.note}

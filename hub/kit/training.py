@@ -1,4 +1,5 @@
-"""What every `python -m hub train DEMO` shares: a fixed seed, a logger that writes beside the weights."""
+"""What every `python -m hub train DEMO` shares: a fixed seed, one way to merge settings, a logger that
+writes beside the weights, and the loop that fits a model by gradient descent."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm import tqdm
+
+
+def settings(*layers: dict, **overrides) -> dict:
+    """One run's settings: later layers (defaults, then a model's own, then a saved config) update
+    earlier ones, then the command line's `overrides` (epochs=..., seed=...) where they are not None."""
+    merged = {}
+    for layer in layers:
+        merged.update(layer)
+    merged.update({key: value for key, value in overrides.items() if value is not None})
+    return merged
 
 
 def seed_everything(seed: int) -> torch.Generator:

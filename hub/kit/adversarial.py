@@ -1,0 +1,197 @@
+"""One training scaffold for every GAN-like model, so that a new GAN is its nets and its loss.
+
+- `AdversarialNet`: the base a paper's model subclasses. It holds `generator` and `discriminator`,
+  draws G's input (`latent`), and scores with the standard loss: the discriminator's binary
+  cross-entropy with one-sided label smoothing, and the generator's non-saturating -log D(G(z))
+  (Goodfellow et al. 2014, Sec. 3) in place of log(1 - D(G(z))). A paper overrides what it changes.
+- `train_gan`: Adam for G and D, one D step then one G step per batch, an exponential moving
+  average of the whole model (batch-norm statistics too), and `fit`'s epoch loop.
+- `fit`: the epoch loop any adversarial model can use (the AAE's too): tqdm, a log line per
+  epoch, the checkpoint with the best Frechet LeNet Distance against held-apart training digits,
+  a wall-clock budget, and resuming after an interrupted run from `<out_dir>/resume.pt`.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from . import evaluator, training
+from .images import to_unit
+
+RESUME_FILE = "resume.pt"
+
+
+def discriminator_bce(real_logit: torch.Tensor, fake_logit: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))), the real target smoothed to `real_label` (one-sided smoothing)."""
+    return (F.binary_cross_entropy_with_logits(real_logit, torch.full_like(real_logit, real_label))
+            + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
+
+
+def generator_bce(fake_logit: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss -log D(G(z))."""
+    return F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
+
+
+class AdversarialNet(nn.Module):
+    """A generator G(latent) -> images [n, 1, 28, 28] in [-1, 1] and a discriminator D(x) -> one logit per
+    image. Subclasses set `self.generator`, `self.discriminator`, `self.z_dim`, and override `latent`,
+    `discriminate` or the losses where their paper differs. `CONTROLS` names what a user may set besides
+    the seed, as `latent`'s keyword arguments: "digit" (a conditional G), "category" and "codes" (InfoGAN)."""
+    z_dim: int
+    CONTROLS: tuple[str, ...] = ()
+
+    def latent(self, n: int, generator: torch.Generator | None = None, **codes) -> torch.Tensor:
+        """G's input for n samples: z ~ N(0, I)."""
+        return torch.randn(n, self.z_dim, generator=generator).to(self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def generate(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.generator(latent)
+
+    def discriminate(self, x: torch.Tensor, digits: torch.Tensor | None = None) -> torch.Tensor:
+        """The logit that x is real; `digits` are x's labels, for a conditional D."""
+        return self.discriminator(x)
+
+    def digits_of(self, latent: torch.Tensor) -> torch.Tensor | None:
+        """The digits a latent asks for (a conditional G), else None."""
+        return None
+
+    def discriminator_loss(self, real, digits, fake, latent, real_label: float) -> torch.Tensor:
+        return discriminator_bce(self.discriminate(real, digits), self.discriminate(fake, self.digits_of(latent)),
+                                 real_label)
+
+    def generator_loss(self, fake, latent) -> torch.Tensor:
+        return generator_bce(self.discriminate(fake, self.digits_of(latent)))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, **codes) -> torch.Tensor:
+        """n images [n, 28, 28] in [0, 1]."""
+        self.eval()
+        return to_unit(self.generate(self.latent(n, generator, **codes))[:, 0])
+
+
+def sample_images(model, n: int, seed: int, chunk: int = 1000, **codes) -> np.ndarray:
+    """n samples [n, 28, 28] in [0, 1] from one seed, drawn `chunk` at a time; `codes` (tensors of n) are
+    split alongside."""
+    generator = torch.Generator().manual_seed(seed)
+    return np.concatenate([model.sample(min(chunk, n - i), generator,
+                                        **{k: v[i:i + chunk] for k, v in codes.items()}).cpu().numpy()
+                           for i in range(0, n, chunk)])
+
+
+def selection_fld(reference: np.ndarray) -> Callable[[nn.Module], float]:
+    """The checkpoint score: FLD of as many samples (seed 0) as `reference` has held-apart digit features."""
+    def score(model) -> float:
+        fake = sample_images(model, len(reference), seed=0)
+        return evaluator.frechet_distance(evaluator.outputs(evaluator.load(), fake)[0], reference)
+    return score
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def gan_step(model: AdversarialNet, real, digits, optimizers: dict, generator, real_label: float) -> tuple:
+    """One discriminator step, then one generator step on the same fakes."""
+    latent = model.latent(len(real), generator)
+    fake = model.generate(latent)
+    d_loss = model.discriminator_loss(real, digits, fake.detach(), latent, real_label)
+    optimizer_step(optimizers["discriminator"], d_loss)
+    g_loss = model.generator_loss(fake, latent)
+    optimizer_step(optimizers["generator"], g_loss)
+    return d_loss.item(), g_loss.item()
+
+
+def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor, cfg: dict, log, generator,
+              out_dir: Path, report: Callable[[nn.Module], str] | None = None) -> dict:
+    """Train `model` on `images` [N, 1, 28, 28] in [-1, 1] (with their `digits`): Adam (cfg lr, betas, and
+    generator_lr for G if given), batch_size, real_label, ema_decay, epochs, max_minutes, selection_samples.
+    Leaves the best checkpoint of the weight average in `model`; returns `fit`'s record."""
+    optimizers = {
+        "generator": torch.optim.Adam(model.generator.parameters(), lr=cfg.get("generator_lr", cfg["lr"]),
+                                      betas=cfg["betas"]),
+        "discriminator": torch.optim.Adam(model.discriminator.parameters(), lr=cfg["lr"], betas=cfg["betas"])}
+    average = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
+    reference = evaluator.held_apart_features(cfg["selection_samples"])
+
+    def step(batch):
+        losses = gan_step(model, *batch, optimizers, generator, cfg["real_label"])
+        average.update_parameters(model)
+        return losses
+
+    return fit(model, (images, digits), step, cfg, log, generator, out_dir, optimizers,
+               score=selection_fld(reference), average=average, loss_names=("D loss", "G loss"), report=report)
+
+
+def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: dict, log, generator,
+        out_dir: Path, optimizers: dict, score: Callable[[nn.Module], float], average: nn.Module | None = None,
+        schedules: tuple = (), loss_names: tuple = (), report: Callable[[nn.Module], str] | None = None) -> dict:
+    """Epochs of shuffled batches of `columns`; `step(batch)` updates the model and returns its losses.
+    After each epoch the scored module (the `average` if given, else `model`) is measured by `score`
+    (lower is better) and the best one's state kept; the run stops after cfg["epochs"] or past
+    cfg["max_minutes"]. Each epoch's state goes to `out_dir/resume.pt`, so a rerun of an interrupted
+    training continues where it stopped. `model` ends with the best state."""
+    scored = average.module if average is not None else model
+    resume = Path(out_dir) / RESUME_FILE
+    count, size = len(columns[0]), cfg["batch_size"]
+    steps = -(-count // size)
+    state = {"epoch": 0, "best": {"fld": float("inf"), "epoch": 0, "state": None}, "minutes": 0.0}
+    if resume.is_file():
+        state = restore(resume, model, average, optimizers, schedules, generator)
+        log.info("resuming after epoch %d (best FLD %.2f @%d)", state["epoch"], state["best"]["fld"],
+                 state["best"]["epoch"])
+    started, best, epoch = time.time() - 60 * state["minutes"], state["best"], state["epoch"]
+    for epoch in tqdm(range(state["epoch"] + 1, cfg["epochs"] + 1), desc="epochs"):
+        model.train()
+        totals = np.zeros(len(loss_names))
+        for idx in tqdm(training.batches(count, size, generator), desc=f"epoch {epoch}", total=steps, leave=False):
+            totals += step(tuple(column[idx] for column in columns))
+        for schedule in schedules:
+            schedule.step()
+        fld = score(scored)
+        if fld < best["fld"]:
+            best = {"fld": fld, "epoch": epoch, "state": {k: v.clone() for k, v in scored.state_dict().items()}}
+        minutes = (time.time() - started) / 60
+        losses = "  ".join(f"{name} {total / steps:.3f}" for name, total in zip(loss_names, totals))
+        log.info("epoch %d  %s  FLD vs held-apart %.2f  best %.2f @%d  %.1f min%s", epoch, losses, fld, best["fld"],
+                 best["epoch"], minutes, f"  {report(scored)}" if report else "")
+        save_resume(resume, epoch, best, minutes, model, average, optimizers, schedules, generator)
+        if minutes > cfg["max_minutes"]:
+            log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
+            break
+    model.load_state_dict(best["state"])
+    resume.unlink(missing_ok=True)
+    return {**best, "last_epoch": epoch, "minutes": (time.time() - started) / 60}
+
+
+def save_resume(path: Path, epoch, best, minutes, model, average, optimizers, schedules, generator) -> None:
+    torch.save({"epoch": epoch, "best": best, "minutes": minutes, "model": model.state_dict(),
+                "average": average.state_dict() if average is not None else None,
+                "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
+                "schedules": [s.state_dict() for s in schedules], "generator": generator.get_state()}, path)
+
+
+def restore(path: Path, model, average, optimizers, schedules, generator) -> dict:
+    saved = torch.load(path, weights_only=True)      # tensors and plain containers only: no pickled code
+    model.load_state_dict(saved["model"])
+    if average is not None:
+        average.load_state_dict(saved["average"])
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(saved["optimizers"][name])
+    for schedule, schedule_state in zip(schedules, saved["schedules"]):
+        schedule.load_state_dict(schedule_state)
+    generator.set_state(saved["generator"])
+    return saved

@@ -1,0 +1,45 @@
+"""The input widgets the demos share: the image upload that reads only real uploads, and the canvas
+for drawing a digit."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+NOT_UPLOADED = "Only an image uploaded on this page can be read: upload it (again) and try once more."
+
+
+def is_uploaded(path) -> bool:
+    """Whether `path` is a file in Gradio's upload cache (where uploads, and the hub's own outputs, live)."""
+    folder = Path(os.path.realpath(get_upload_folder()))
+    real = Path(os.path.realpath(path))
+    return real.is_relative_to(folder) and real != folder and real.is_file()
+
+
+def uploaded_path(payload) -> str | None:
+    """An image upload's preprocessing: the path of a file the user uploaded, or a message.
+
+    gr.Image's own would open any server path sent as `{"path": ...}` without Gradio's "meta" tag (its
+    data model skips the upload-cache check that tagged files get), and answers a bad file with
+    internals; the demo opens this path and explains instead."""
+    if payload is None:
+        return None
+    path = getattr(payload, "path", None)
+    if not isinstance(path, str) or not is_uploaded(path):
+        raise gr.Error(NOT_UPLOADED, title="Please check the input", print_exception=False)
+    return path
+
+
+def image_upload(label: str = "Image", elem_id: str | None = None) -> gr.Image:
+    """The hub's image upload (files and the clipboard); use it for every image a user sends."""
+    image = gr.Image(label=label, type="filepath", sources=["upload", "clipboard"], format="png", elem_id=elem_id)
+    image.preprocess = uploaded_path     # on the instance: a subclass would make Gradio write a .pyi here
+    return image
+
+
+def digit_sketchpad(elem_id: str) -> gr.Sketchpad:
+    """A square canvas with a fixed black brush thick enough for MNIST-like strokes."""
+    return gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                        elem_id=elem_id, brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))

@@ -1,0 +1,11 @@
+"""The Compare tab: every trained demo that draws digits (DemoSpec.sample), side by side, scored by
+the shared evaluator. It answers the lecture's closing question with the hub's own models."""
+from hub import DemoSpec, hookimpl, lazy
+
+__version__ = "1.0.0"
+
+
+@hookimpl
+def register_demos(register):
+    register(DemoSpec(id="compare", title="Compare", description="", build_ui=lazy(f"{__name__}.tab", "build_ui"),
+                      tab_order=1))
