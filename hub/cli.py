@@ -39,6 +39,12 @@ def demo_or_exit(args, capability: str):
 
 def cmd_list(args) -> int:
     hub = hub_from_args(args)
+    if args.check:                      # build every demo's interface apart: a failure becomes its status
+        from .ui import build_demo_blocks
+
+        for demo in hub.demos.values():
+            if demo.trained:
+                build_demo_blocks(hub, demo)
     rows = [dict(zip(SYSTEM_COLUMNS, row)) for row in hub.system_rows()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("list", help="print every plugin and demo with its status")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--check", action="store_true",
+                   help="also build every demo's interface (imports its code: slower) and report failures")
     p.set_defaults(run=cmd_list)
     p = commands.add_parser("train", help="train DEMO and write weights/DEMO/ with its model card")
     p.add_argument("demo")

@@ -188,8 +188,12 @@ class Hub:
         if demo_id in self.demo_errors:
             stage, message = self.demo_errors[demo_id]
             return "error", f"{stage}: {message}"
-        if not self.demos[demo_id].trained:
-            return "untrained", f"no weights yet: python -m hub train {demo_id}"
+        demo = self.demos[demo_id]
+        if not demo.trained:
+            missing = [weights.shown(m.weights_dir) for m in demo.models
+                       if m.weights_dir is not None and not (m.weights_dir / weights.CONFIG_FILE).is_file()]
+            how = f"python -m hub train {demo_id}" if demo.train else "this demo has no train command"
+            return "untrained", f"no config.json in {', '.join(missing)} ({how})"
         return "ok", ""
 
     def system_rows(self) -> list[list]:

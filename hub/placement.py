@@ -135,6 +135,8 @@ class HoldsModule:
 
 
 def default_move(module: Any, device: str) -> Any:
+    if not hasattr(module, "to"):
+        return module                   # no tensors to move (a numpy model, say): it computes where it is
     moved = module.to(device)
     return module if moved is None else moved
 

@@ -34,12 +34,27 @@ def render(config: dict, directory: Path) -> str:
     parts = [f"# {card['title']}"]
     for heading, text in card["sections"]:
         parts.append(f"## {heading}\n{text}" if heading else text)
+    if "subset_check" in config:
+        parts.append(quick_check(config["subset_check"]))
     files = sorted(p.name for p in Path(directory).iterdir() if p.is_file() and p.name != weights.CARD_FILE)
     listed = [f"- `{name}` SHA-256: `{config['sha256']}`" if name == weights.WEIGHTS_FILE else f"- `{name}`"
               for name in files]
     parts.append("## Files\n" + "\n".join(listed) + "\n\n`config.json` holds this card's content, the model's "
                  "settings and the measured metrics; this file is rendered from it.")
     return "\n\n".join(parts) + "\n"
+
+
+def quick_check(check: dict) -> str:
+    """The figures on a fixed subset of the test split, which a quick run can compare with (the tests do)."""
+    def plain(figures: dict) -> list[str]:
+        return [f"`{key}` {value}" for key, value in figures.items() if not isinstance(value, (list, dict))]
+
+    lines = [f"- {line}" for line in plain(check["metrics"])]
+    lines += [f"- `{key}`: {', '.join(plain(value))}" for key, value in check["metrics"].items()
+              if isinstance(value, dict)]
+    return (f"## Quick check\n`python -m hub evaluate {check['demo']} --limit {check['limit']} --json` measures "
+            f"a fixed, evenly spread subset ({check['limit']} test examples, or that many samples) and prints:\n\n"
+            + "\n".join(lines))
 
 
 def publish(out_dir: Path, model, config: dict, card: str, dtype=None) -> str:
