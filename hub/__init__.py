@@ -7,9 +7,9 @@ import is `__all__` below and `hub.kit`'s (the shared plugin kit); nothing here 
 from .errors import InputError
 from .hookspecs import hookimpl
 from .placement import HoldsModule
-from .specs import DemoSpec, ModelSpec, lazy
+from .specs import DemoSpec, ModelSpec, lazy, package_parts
 from .weights import load_model, read_config, weights_dir
 
-__all__ = ["hookimpl", "DemoSpec", "ModelSpec", "lazy", "InputError", "HoldsModule", "weights_dir", "load_model",
+__all__ = ["hookimpl", "DemoSpec", "ModelSpec", "lazy", "package_parts", "InputError", "HoldsModule", "weights_dir", "load_model",
            "read_config"]
 __version__ = "0.1.0"

@@ -90,3 +90,10 @@ def lazy(module: str, name: str) -> Callable:
         return getattr(importlib.import_module(module), name)(*args, **kwargs)
     call.__name__ = name
     return call
+
+
+def package_parts(package: str) -> dict[str, Callable]:
+    """`build_ui`, `train` and `evaluate` of a plugin package laid out as `<package>.demo.build_ui`,
+    `<package>.train.train` and `<package>.train.evaluate`, each imported on first call."""
+    return {"build_ui": lazy(f"{package}.demo", "build_ui"), "train": lazy(f"{package}.train", "train"),
+            "evaluate": lazy(f"{package}.train", "evaluate")}

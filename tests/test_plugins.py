@@ -34,7 +34,6 @@ def test_builtin_plugins_are_imported_once_under_their_own_name():
 
 
 def test_registration_reads_no_weights_and_builds_no_model(tmp_path, doubler_weights, monkeypatch):
-    from hub import weights
     monkeypatch.setattr(safetensors.torch, "load_file", lambda *a, **k: pytest.fail("registration read weights"))
     write_plugin(tmp_path / "dropins", "cheap", doubler_weights)
     hub = make_hub(builtin=False, plugins_dirs=[tmp_path / "dropins"])

@@ -20,6 +20,7 @@ def number(value, name: str, low: float, high: float) -> float:
 
 
 def integer(value, name: str, low: int, high: int) -> int:
+    """A whole number in [low, high], or an InputError naming the control."""
     value = number(value, name, low, high)
     if value != int(value):
         raise InputError(f"{name} must be a whole number, not {value:g}.")

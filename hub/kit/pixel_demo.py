@@ -90,7 +90,7 @@ def build_ui(ctx) -> None:
     import gradio as gr
 
     from .widgets import digit_sketchpad as sketchpad
-    from .widgets import image_upload
+    from .widgets import drawing_tab, image_upload
 
     demo = PixelByPixelDemo(ctx.models)
     name, prefix = ctx.demo.title, ctx.demo.id.replace("_", "-")      # elem_ids: "<demo>-samples", ...
@@ -125,9 +125,7 @@ def build_ui(ctx) -> None:
         gr.Markdown("Pick the brush, draw a digit (or upload one), and get its exact log-likelihood.")
         with gr.Row():
             with gr.Column():
-                with gr.Tab("Draw"):
-                    sketch = sketchpad(f"{prefix}-sketchpad")
-                    draw_button = gr.Button("Score drawing", variant="primary", elem_id=f"{prefix}-score")
+                sketch, draw_button = drawing_tab(prefix, "Score drawing", f"{prefix}-score")
                 with gr.Tab("Upload"):
                     upload = image_upload()
                     upload_button = gr.Button("Score image", variant="primary")

@@ -43,3 +43,12 @@ def digit_sketchpad(elem_id: str) -> gr.Sketchpad:
     """A square canvas with a fixed black brush thick enough for MNIST-like strokes."""
     return gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
                         elem_id=elem_id, brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+
+
+def drawing_tab(elem_prefix: str, button_label: str, button_elem_id: str | None = None):
+    """A "Draw" tab of the hub's draw-or-upload panel: the digit canvas (elem_id "<prefix>-sketchpad") and
+    the button that acts on it. Call inside a Column; returns (canvas, button)."""
+    with gr.Tab("Draw"):
+        canvas = digit_sketchpad(f"{elem_prefix}-sketchpad")
+        button = gr.Button(button_label, variant="primary", elem_id=button_elem_id)
+    return canvas, button

@@ -5,7 +5,7 @@ Registration only describes the demo; torch models are built on first use.
 """
 from functools import partial
 
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, package_parts, weights_dir
 from hub.kit import model_sample
 
 __version__ = "1.0.0"
@@ -27,8 +27,7 @@ def load_aae(prior: str, directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="AAE", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
+        id=DEMO_ID, title="AAE", description=DESCRIPTION,
         models=[ModelSpec(prior, partial(load_aae, prior), weights_dir(DEMO_ID) / prior) for prior in PRIORS],
-        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
-        sample=model_sample, likelihood="none",          # the Compare tab draws from the first prior
+        **package_parts(__name__), sample=model_sample, likelihood="none",          # the Compare tab draws from the first prior
     ))

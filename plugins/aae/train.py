@@ -7,16 +7,14 @@ is kept. Final figures on the test split, and the hub's evaluator on digits deco
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from hub import read_config, weights_dir
-from hub.kit import cards, data, evaluator, parameter_count, training
+from hub.kit import adversarial, cards, data, evaluator, parameter_count, training, unit_images
 
 from .model import DIGITS, PRIORS, AdversarialAutoencoder, sample_prior
 
@@ -26,7 +24,7 @@ DEFAULTS = dict(epochs=15, batch_size=100, lr=5e-4, adversarial_lr=5e-4, critic_
 
 
 def images(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x.astype(np.float32) / 255).view(-1, 784)
+    return unit_images(x, (-1, 784))
 
 
 @torch.no_grad()
@@ -71,31 +69,20 @@ def train_prior(prior: str, out_dir: Path, epochs: int | None, seed: int | None,
     schedules = [torch.optim.lr_scheduler.CosineAnnealingLR(o, cfg["epochs"]) for o in (autoencoder, critic, encoder)
                  if cfg["anneal"]]
     log.info("AAE with a %s prior, %d parameters, config %s", prior, parameter_count(model), cfg)
-    best, started = {"fld": float("inf"), "epoch": 0, "state": None}, time.time()
-    for epoch in tqdm(range(1, cfg["epochs"] + 1), desc="epochs"):
-        model.train()
-        totals = np.zeros(3)
-        for idx in tqdm(training.batches(len(x), cfg["batch_size"], generator), desc=f"epoch {epoch}",
-                        total=-(-len(x) // cfg["batch_size"]), leave=False):
-            totals += aae_step(model, x[idx], y[idx], autoencoder, critic, encoder, generator, cfg["r1_gamma"])
-        totals /= -(-len(x) // cfg["batch_size"])
-        for schedule in schedules:
-            schedule.step()
-        fld = selection_fld(model, reference)
-        if fld < best["fld"]:
-            best = {"fld": fld, "epoch": epoch, "state": {k: v.clone() for k, v in model.state_dict().items()}}
-        minutes = (time.time() - started) / 60
-        log.info("epoch %d  reconstruction %.2f  D loss %.3f  encoder-as-G loss %.3f  FLD vs held-apart %.2f  "
-                 "best %.2f @%d  %.1f min", epoch, *totals, fld, best["fld"], best["epoch"], minutes)
-        if minutes > cfg["max_minutes"]:
-            log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
-            break
-    model.load_state_dict(best["state"])
+    optimizers = {"autoencoder": autoencoder, "critic": critic, "encoder": encoder}
+
+    def step(batch):
+        return aae_step(model, *batch, autoencoder, critic, encoder, generator, cfg["r1_gamma"])
+
+    best = adversarial.fit(model, (x, y), step, cfg, log, generator, out_dir, optimizers,
+                           score=lambda m: selection_fld(m, reference), schedules=tuple(schedules),
+                           loss_names=("reconstruction", "D loss", "encoder-as-G loss"))
     torch.set_num_threads(max(torch.get_num_threads(), 2))
     metrics = {**evaluate_prior(model, limit), "selection_fld_held_apart": round(best["fld"], 3)}
     log.info("test metrics %s", json.dumps(metrics))
     config = {"model": {"prior": prior, "label_guided": cfg["label_guided"]}, "metrics": metrics,
-              "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": epoch, "minutes": round(minutes, 1)}}
+              "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
+                           "minutes": round(best["minutes"], 1)}}
     cards.publish(out_dir, model, config, model_card(prior, cfg, config, parameter_count(model)))
     return metrics
 

@@ -1,7 +1,7 @@
 """The shared evaluator of generated digits as a demo of its own: a LeNet-style classifier whose
 features give the Frechet LeNet Distance (FLD) every generator in the hub is judged by, and whose
 tab classifies a drawn digit. The measuring code itself is the kit's (`hub.kit.evaluator`)."""
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, package_parts, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "evaluator"
@@ -21,6 +21,4 @@ def load():
 @hookimpl
 def register_demos(register):
     register(DemoSpec(id=DEMO_ID, title="Evaluator", description=DESCRIPTION,
-                      build_ui=lazy(f"{__name__}.demo", "build_ui"),
-                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))],
-                      train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate")))
+                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))], **package_parts(__name__)))

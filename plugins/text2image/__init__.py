@@ -3,7 +3,7 @@ transformer writes those tokens after a caption, and the hub's evaluator re-rank
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, package_parts, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "text2image"
@@ -25,7 +25,6 @@ def load_model(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="Text to image", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
-        models=[ModelSpec("small DALL-E", load_model, weights_dir(DEMO_ID))],
-        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+        id=DEMO_ID, title="Text to image", description=DESCRIPTION,
+        models=[ModelSpec("small DALL-E", load_model, weights_dir(DEMO_ID))], **package_parts(__name__),
     ))

@@ -4,7 +4,7 @@ the same interface.
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, package_parts, weights_dir
 from hub.kit import specs_from_env
 
 __version__ = "1.0.0"
@@ -28,10 +28,7 @@ def load_translator(directory=None):
     return Translator(load_model(Transformer, directory)[0], load(directory))
 
 
-def load_pretrained(source: str):
-    from .pretrained import PretrainedTranslator
-
-    return PretrainedTranslator(source)
+load_pretrained = lazy(f"{__name__}.pretrained", "PretrainedTranslator")      # PretrainedTranslator(source), imported on first use
 
 
 def model_specs() -> list[ModelSpec]:
@@ -42,7 +39,6 @@ def model_specs() -> list[ModelSpec]:
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="Translation", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
-        models=model_specs(),
-        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+        id=DEMO_ID, title="Translation", description=DESCRIPTION,
+        models=model_specs(), **package_parts(__name__),
     ))

@@ -2,7 +2,7 @@
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, package_parts, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "vae"
@@ -34,8 +34,7 @@ def sample_means(vae, n, generator):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="VAE", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
-        models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))],
-        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
+        id=DEMO_ID, title="VAE", description=DESCRIPTION,
+        models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))], **package_parts(__name__),
         sample=sample_means, likelihood="bound",
     ))

@@ -104,7 +104,7 @@ class VAEDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.kit import digit_sketchpad, image_upload
+    from hub.kit import drawing_tab, image_upload
 
     demo = VAEDemo(ctx.models)
     with gr.Tab("Sample"):
@@ -123,9 +123,7 @@ def build_ui(ctx) -> None:
                     "or upload an image. The VAE encodes it, decodes it, and scores it with log p(x).")
         with gr.Row():
             with gr.Column():
-                with gr.Tab("Draw"):
-                    sketch = digit_sketchpad("vae-sketchpad")
-                    draw_button = gr.Button("Reconstruct drawing", variant="primary", elem_id="vae-reconstruct")
+                sketch, draw_button = drawing_tab("vae", "Reconstruct drawing", "vae-reconstruct")
                 with gr.Tab("Upload or test digit"):
                     upload = image_upload(elem_id="vae-upload")
                     with gr.Row():

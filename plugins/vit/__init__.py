@@ -3,7 +3,7 @@ pretrained Hugging Face image classifier (e.g. an ImageNet ViT) in the same inte
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, package_parts, weights_dir
 from hub.kit import specs_from_env
 
 __version__ = "1.0.0"
@@ -25,21 +25,15 @@ def load_classifier(directory=None):
     return DigitClassifier(load_model(ViT, directory or weights_dir(DEMO_ID))[0])
 
 
-def load_pretrained(source: str):
-    from .classifier import PretrainedClassifier
+@hookimpl
+def register_demos(register):
+    register(DemoSpec(id=DEMO_ID, title="ViT", description=DESCRIPTION, models=model_specs(),
+                      **package_parts(__name__)))
 
-    return PretrainedClassifier(source)
+
+load_pretrained = lazy(f"{__name__}.classifier", "PretrainedClassifier")      # PretrainedClassifier(source), imported on first use
 
 
 def model_specs() -> list[ModelSpec]:
     """The ViT trained here, and the pretrained checkpoint named by $DEMO_HUB_VIT_MODEL if set."""
     return [ModelSpec(TRAINED, load_classifier, weights_dir(DEMO_ID)), *specs_from_env(PRETRAINED_ENV_VAR, load_pretrained)]
-
-
-@hookimpl
-def register_demos(register):
-    register(DemoSpec(
-        id=DEMO_ID, title="ViT", description=DESCRIPTION, build_ui=lazy(f"{__name__}.demo", "build_ui"),
-        models=model_specs(),
-        train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
-    ))

@@ -67,7 +67,7 @@ class ViTDemo:
 
 
 def build_ui(ctx) -> None:
-    from hub.kit import digit_sketchpad, image_upload
+    from hub.kit import drawing_tab, image_upload
 
     names = [spec.name for spec in ctx.demo.models]
     demo = ViTDemo(ctx.models, names)
@@ -78,9 +78,7 @@ def build_ui(ctx) -> None:
         top_k = gr.Slider(1, 10, value=5, step=1, label="Top k")
     with gr.Row():
         with gr.Column():
-            with gr.Tab("Draw"):
-                sketch = digit_sketchpad("vit-sketchpad")
-                draw_button = gr.Button("Classify drawing", variant="primary", elem_id="vit-classify")
+            sketch, draw_button = drawing_tab("vit", "Classify drawing", "vit-classify")
             with gr.Tab("Upload"):
                 upload = image_upload()
                 upload_button = gr.Button("Classify image", variant="primary")
