@@ -27,6 +27,17 @@ def test_list_json_shows_builtin_dropped_in_and_broken_plugins(tmp_path, doubler
     assert "disabled" in text and "vae" in text
 
 
+def test_list_check_reports_a_demo_whose_interface_fails_to_build(tmp_path, doubler_weights):
+    write_plugin(tmp_path / "dropins", "faulty", doubler_weights, fail="build_ui")
+    args = ("-m", "hub", "list", "--json", "--plugins-dir", str(tmp_path / "dropins"), "--plugins", "faulty")
+    def faulty(rows):
+        return next(row for row in json.loads(rows) if row["plugin"] == "faulty")
+
+    assert faulty(run(*args).stdout)["status"] == "ok"                    # registration alone looks fine
+    row = faulty(run(*args, "--check").stdout)
+    assert row["status"] == "error" and "build_ui" in row["reason"] and "boom at build_ui" in row["reason"]
+
+
 def test_train_writes_weights_config_and_card_that_load_back(tmp_path):
     out = tmp_path / "vae"
     result = run("-m", "hub", "train", "vae", "--epochs", "1", "--limit", "20", "--out", str(out))
