@@ -43,7 +43,7 @@ def request_stream(n_models: int, n_requests: int, zipf: float, rng: np.random.G
     return order[rng.choice(n_models, size=n_requests, p=weights / weights.sum())]
 
 
-def run_launcher(sizes, requests, inventory=INVENTORY) -> dict:
+def run_placement(sizes, requests, inventory=INVENTORY) -> dict:
     placement = Placement(parse_inventory(inventory, cpu="128G"), headroom=0.05)
     for i, size in enumerate(sizes):
         placement.add(f"m{i}", lambda size=size: FakeModel(size), size)
@@ -105,7 +105,7 @@ def main() -> None:
 
     capacities = [int(d.total * 0.95) for d in parse_inventory(INVENTORY) if d.kind == "cuda"]
     policies = {
-        "hub placement (best fit + GDSF, 4 GPUs)": lambda s, r: run_launcher(s, r),
+        "hub placement (best fit + GDSF, 4 GPUs)": lambda s, r: run_placement(s, r),
         "LRU, 4 GPUs (first fit)": lambda s, r: run_lru(s, r, capacities),
         "LRU, one 24G GPU (ComfyUI style)": lambda s, r: run_lru(s, r, capacities[:1]),
     }

@@ -8,11 +8,11 @@
   average of the whole model (batch-norm statistics too), and `fit`'s epoch loop.
 - `fit`: the epoch loop any adversarial model can use (the AAE's too): tqdm, a log line per
   epoch, the checkpoint with the best Frechet LeNet Distance against held-apart training digits,
-  a wall-clock budget, and resuming after an interrupted run from `<out_dir>/resume.pt`.
+  a wall-clock budget, and resuming after an interrupted run from `<out_dir>/resume.pt` (the
+  epoch loop is `training.run_epochs`, shared with every other training).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -24,9 +24,6 @@ from tqdm import tqdm
 
 from . import evaluator, training
 from .images import to_unit
-
-RESUME_FILE = "resume.pt"
-
 
 def discriminator_bce(real_logit: torch.Tensor, fake_logit: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
     """-log D(x) - log(1 - D(G(z))), the real target smoothed to `real_label` (one-sided smoothing)."""
@@ -105,7 +102,9 @@ def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None
 
 def gan_step(model: AdversarialNet, real, digits, optimizers: dict, generator, real_label: float) -> tuple:
     """One discriminator step, then one generator step on the same fakes."""
-    latent = model.latent(len(real), generator)
+    # drawn for every paper, conditional or not: each run keeps the random stream that made its shipped weights
+    fake_digits = torch.randint(0, 10, (len(real),), generator=generator)
+    latent = model.latent(len(real), generator, **({"digits": fake_digits} if "digit" in model.CONTROLS else {}))
     fake = model.generate(latent)
     d_loss = model.discriminator_loss(real, digits, fake.detach(), latent, real_label)
     optimizer_step(optimizers["discriminator"], d_loss)
@@ -140,58 +139,26 @@ def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: d
         out_dir: Path, optimizers: dict, score: Callable[[nn.Module], float], average: nn.Module | None = None,
         schedules: tuple = (), loss_names: tuple = (), report: Callable[[nn.Module], str] | None = None) -> dict:
     """Epochs of shuffled batches of `columns`; `step(batch)` updates the model and returns its losses.
-    After each epoch the scored module (the `average` if given, else `model`) is measured by `score`
-    (lower is better) and the best one's state kept; the run stops after cfg["epochs"] or past
-    cfg["max_minutes"]. Each epoch's state goes to `out_dir/resume.pt`, so a rerun of an interrupted
-    training continues where it stopped. `model` ends with the best state."""
+    After each epoch the scored module (the `average`'s module if given, else `model`) is measured by
+    `score` (an FLD: lower is better) and the best state kept (`training.run_epochs`, which also keeps
+    the time budget and resumes an interrupted run from `out_dir`). `model` ends with the best state;
+    the result's "fld" is its score."""
     scored = average.module if average is not None else model
-    resume = Path(out_dir) / RESUME_FILE
     count, size = len(columns[0]), cfg["batch_size"]
     steps = -(-count // size)
-    state = {"epoch": 0, "best": {"fld": float("inf"), "epoch": 0, "state": None}, "minutes": 0.0}
-    if resume.is_file():
-        state = restore(resume, model, average, optimizers, schedules, generator)
-        log.info("resuming after epoch %d (best FLD %.2f @%d)", state["epoch"], state["best"]["fld"],
-                 state["best"]["epoch"])
-    started, best, epoch = time.time() - 60 * state["minutes"], state["best"], state["epoch"]
-    for epoch in tqdm(range(state["epoch"] + 1, cfg["epochs"] + 1), desc="epochs"):
+
+    def one_epoch(epoch: int) -> str:
         model.train()
         totals = np.zeros(len(loss_names))
         for idx in tqdm(training.batches(count, size, generator), desc=f"epoch {epoch}", total=steps, leave=False):
             totals += step(tuple(column[idx] for column in columns))
         for schedule in schedules:
             schedule.step()
-        fld = score(scored)
-        if fld < best["fld"]:
-            best = {"fld": fld, "epoch": epoch, "state": {k: v.clone() for k, v in scored.state_dict().items()}}
-        minutes = (time.time() - started) / 60
         losses = "  ".join(f"{name} {total / steps:.3f}" for name, total in zip(loss_names, totals))
-        log.info("epoch %d  %s  FLD vs held-apart %.2f  best %.2f @%d  %.1f min%s", epoch, losses, fld, best["fld"],
-                 best["epoch"], minutes, f"  {report(scored)}" if report else "")
-        save_resume(resume, epoch, best, minutes, model, average, optimizers, schedules, generator)
-        if minutes > cfg["max_minutes"]:
-            log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
-            break
+        return losses + (f"  {report(scored)}" if report else "")
+
+    modules = {"model": model, **({"average": average} if average is not None else {})}
+    checkpoints = training.Checkpoints(out_dir, modules, optimizers, schedules, generator)
+    best = training.run_epochs(one_epoch, score, scored, cfg, log, checkpoints, score_name="FLD vs held-apart")
     model.load_state_dict(best["state"])
-    resume.unlink(missing_ok=True)
-    return {**best, "last_epoch": epoch, "minutes": (time.time() - started) / 60}
-
-
-def save_resume(path: Path, epoch, best, minutes, model, average, optimizers, schedules, generator) -> None:
-    torch.save({"epoch": epoch, "best": best, "minutes": minutes, "model": model.state_dict(),
-                "average": average.state_dict() if average is not None else None,
-                "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
-                "schedules": [s.state_dict() for s in schedules], "generator": generator.get_state()}, path)
-
-
-def restore(path: Path, model, average, optimizers, schedules, generator) -> dict:
-    saved = torch.load(path, weights_only=True)      # tensors and plain containers only: no pickled code
-    model.load_state_dict(saved["model"])
-    if average is not None:
-        average.load_state_dict(saved["average"])
-    for name, optimizer in optimizers.items():
-        optimizer.load_state_dict(saved["optimizers"][name])
-    for schedule, schedule_state in zip(schedules, saved["schedules"]):
-        schedule.load_state_dict(schedule_state)
-    generator.set_state(saved["generator"])
-    return saved
+    return {**best, "fld": best["score"]}

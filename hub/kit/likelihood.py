@@ -13,6 +13,7 @@ from . import data
 
 
 def flat(x: np.ndarray) -> torch.Tensor:
+    """Binary digits [N, 28, 28] (0/1, any dtype) -> float32 rows [N, 784], as the models see them."""
     return torch.from_numpy(x.reshape(len(x), -1).astype(np.float32))
 
 

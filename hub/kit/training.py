@@ -8,6 +8,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,8 +64,91 @@ def learning_rate_schedule(optimizer, cfg: dict, steps_per_epoch: int):
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [linear, cosine], milestones=[warmup])
 
 
+RESUME_FILE = "resume.pt"
+
+
+class Checkpoints:
+    """What an interrupted run needs to go on: its modules, optimizers, schedules and the generator that
+    orders its batches, saved after every epoch to `<out_dir>/resume.pt` and removed when the run ends."""
+
+    def __init__(self, out_dir: Path, modules: dict, optimizers: dict | None = None, schedules=(),
+                 generator: torch.Generator | None = None):
+        self.path = Path(out_dir) / RESUME_FILE
+        self.modules, self.optimizers, self.schedules = modules, optimizers or {}, list(schedules)
+        self.generator = generator
+
+    def save(self, progress: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"progress": progress,
+                    "modules": {name: m.state_dict() for name, m in self.modules.items()},
+                    "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
+                    "schedules": [s.state_dict() for s in self.schedules],
+                    "generator": self.generator.get_state() if self.generator is not None else None}, self.path)
+
+    def restore(self) -> dict | None:
+        """The progress saved by an interrupted run (everything else is loaded back), or None."""
+        if not self.path.is_file():
+            return None
+        saved = torch.load(self.path, weights_only=True)      # tensors and plain containers: no pickled code
+        for name, module in self.modules.items():
+            module.load_state_dict(saved["modules"][name])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(saved["optimizers"][name])
+        for schedule, state in zip(self.schedules, saved["schedules"]):
+            schedule.load_state_dict(state)
+        if self.generator is not None:
+            self.generator.set_state(saved["generator"])
+        return saved["progress"]
+
+    def done(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def run_epochs(one_epoch: Callable[[int], str], score: Callable[[torch.nn.Module], float], scored: torch.nn.Module,
+               cfg: dict, log, checkpoints: Checkpoints | None = None, maximise: bool = False,
+               selectable: Callable[[int], bool] = lambda epoch: True, score_name: str = "valid") -> dict:
+    """The epoch loop every training shares. `one_epoch(epoch)` trains once over the data and returns a
+    summary for the log (its losses); every cfg["validate_every"] epochs (default 1), at the last one, and
+    when cfg["max_minutes"] is spent, `score(scored)` is measured and the best state of `scored` kept
+    (only epochs where `selectable(epoch)`, or the last); the run stops after cfg["epochs"], after
+    cfg["patience"] scored epochs without a better score (if set), or when time is up. With `checkpoints`,
+    a rerun of an interrupted training continues after its last finished epoch.
+    Returns {"score", "epoch", "state", "last_epoch", "minutes"} of the best checkpoint."""
+    worst = -math.inf if maximise else math.inf
+    progress = (checkpoints.restore() if checkpoints else None) or \
+        {"epoch": 0, "minutes": 0.0, "best": {"score": worst, "epoch": 0, "state": None}}
+    if progress["epoch"]:
+        log.info("resuming after epoch %d (best %s %.2f @%d)", progress["epoch"], score_name,
+                 progress["best"]["score"], progress["best"]["epoch"])
+    started, best, epoch = time.time() - 60 * progress["minutes"], progress["best"], progress["epoch"]
+    for epoch in tqdm(range(progress["epoch"] + 1, cfg["epochs"] + 1), desc="epochs"):
+        summary = one_epoch(epoch)
+        minutes = (time.time() - started) / 60
+        out_of_time, last = minutes > cfg.get("max_minutes", math.inf), epoch == cfg["epochs"]
+        patience_spent = False
+        if epoch % cfg.get("validate_every", 1) == 0 or last or out_of_time:
+            value = score(scored)
+            if (value > best["score"] if maximise else value < best["score"]) and (selectable(epoch) or last):
+                best = {"score": value, "epoch": epoch,
+                        "state": {k: v.clone() for k, v in scored.state_dict().items()}}
+            log.info("epoch %d  %s  %s %.2f  best %.2f @%d  %.1f min", epoch, summary, score_name, value,
+                     best["score"], best["epoch"], minutes)
+            patience_spent = selectable(epoch) and epoch - best["epoch"] >= cfg.get("patience", math.inf)
+        if checkpoints:
+            checkpoints.save({"epoch": epoch, "minutes": minutes, "best": best})
+        if patience_spent:
+            log.info("no better %s for %d epochs: stopping", score_name, cfg["patience"])
+            break
+        if out_of_time:
+            log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
+            break
+    if checkpoints:
+        checkpoints.done()
+    return {**best, "last_epoch": epoch, "minutes": (time.time() - started) / 60}
+
+
 def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, validate, generator, log,
-        selectable=lambda epoch: True) -> dict:
+        selectable=lambda epoch: True, out_dir: Path | None = None) -> dict:
     """Adam (AdamW with weight_decay) with a cosine-decayed learning rate; returns the best validation
     checkpoint of an exponential moving average of the weights (smoother than the raw weights;
     generalises better).
@@ -72,10 +156,10 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     cfg: lr, min_lr, epochs, batch_size, ema_decay, validate_every, patience, and optionally
     max_minutes (a wall-clock budget), clip_norm (gradient norm clipping, for recurrent nets),
     warmup_epochs (a linear warm-up before the cosine, for transformers) and weight_decay (AdamW).
-    `loss_fn(model, batch, epoch)` is minimised; `validate(model)`
-    is maximised; only epochs where `selectable(epoch)` may be picked. Stops after `patience`
-    epochs without a better validation score. `x_train` may be a tuple of tensors (inputs,
-    labels): loss_fn then gets the tuple of their batches."""
+    `loss_fn(model, batch, epoch)` is minimised; `validate(model)` is maximised; only epochs where
+    `selectable(epoch)` may be picked (`run_epochs` has the rest). `x_train` may be a tuple of tensors
+    (inputs, labels): loss_fn then gets the tuple of their batches. With `out_dir`, an interrupted run
+    resumes. The result's "valid" is the best validation score."""
     optimizer = (torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
                  if cfg.get("weight_decay") else torch.optim.Adam(model.parameters(), lr=cfg["lr"]))
     columns = x_train if isinstance(x_train, tuple) else (x_train,)
@@ -84,15 +168,12 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     schedule = learning_rate_schedule(optimizer, cfg, steps_per_epoch)
     average = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
-    best = {"valid": -float("inf"), "state": None, "epoch": 0}
-    started = time.time()
-    bar = tqdm(range(1, cfg["epochs"] + 1), desc="epochs")
-    for epoch in bar:
+
+    def one_epoch(epoch: int) -> str:
         model.train()
         total = 0.0
-        steps = tqdm(batches(count, cfg["batch_size"], generator), total=steps_per_epoch,
-                     desc=f"epoch {epoch}", leave=False)
-        for idx in steps:
+        for idx in tqdm(batches(count, cfg["batch_size"], generator), total=steps_per_epoch,
+                        desc=f"epoch {epoch}", leave=False):
             batch = tuple(column[idx] for column in columns)
             loss = loss_fn(model, batch if len(batch) > 1 else batch[0], epoch)
             optimizer.zero_grad(set_to_none=True)
@@ -103,20 +184,10 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
             schedule.step()
             average.update_parameters(model)
             total += loss.item() * len(idx)
-        bar.set_postfix(train_loss=f"{total / count:.2f}", best_valid=f"{best['valid']:.2f}")
-        out_of_time = (time.time() - started) / 60 > cfg.get("max_minutes", float("inf"))
-        if epoch % cfg["validate_every"] and epoch != cfg["epochs"] and not out_of_time:
-            continue
-        valid = validate(average.module)
-        if valid > best["valid"] and (selectable(epoch) or epoch == cfg["epochs"]):
-            best = {"valid": valid, "epoch": epoch,
-                    "state": {k: v.clone() for k, v in average.module.state_dict().items()}}
-        log.info("epoch %d  train loss %.2f  valid (EMA) %.2f  best %.2f @%d",
-                 epoch, total / count, valid, best["valid"], best["epoch"])
-        if selectable(epoch) and epoch - best["epoch"] >= cfg["patience"]:
-            log.info("no validation improvement for %d epochs: stopping", cfg["patience"])
-            break
-        if out_of_time:
-            log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
-            break
-    return {**best, "last_epoch": epoch, "minutes": (time.time() - started) / 60}
+        return f"train loss {total / count:.2f}"
+
+    checkpoints = Checkpoints(out_dir, {"model": model, "average": average}, {"adam": optimizer}, [schedule],
+                              generator) if out_dir is not None else None
+    best = run_epochs(one_epoch, validate, average.module, cfg, log, checkpoints, maximise=True,
+                      selectable=selectable, score_name="valid (EMA)")
+    return {**best, "valid": best["score"]}

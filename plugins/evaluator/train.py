@@ -52,7 +52,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
         return F.cross_entropy(m(shifted(images, generator)), labels)
 
     best = training.fit(model, (x_fit, y_fit), cfg, loss, lambda m: evaluator.accuracy(m, x_valid, y_valid),
-                        generator, log)
+                        generator, log, out_dir=out_dir)
     model.load_state_dict(best["state"])
     metrics = {**evaluate(model, limit), "held_apart_accuracy": round(best["valid"], 4)}
     log.info("test metrics %s", json.dumps(metrics))

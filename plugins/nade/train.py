@@ -47,7 +47,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
 
     compiled = torch.compile(mean_nll)      # fuses the [batch, D, H] elementwise work: ~1.6x faster on CPU
     best = training.fit(model, x_train, cfg, lambda m, x, epoch: compiled(m, x),
-                        lambda m: likelihood.log_likelihoods(m, x_valid).mean().item(), generator, log)
+                        lambda m: likelihood.log_likelihoods(m, x_valid).mean().item(), generator, log,
+                        out_dir=out_dir)
     model.load_state_dict(best["state"])
 
     metrics = {**evaluate(model, limit=limit), "valid_nll_nats": round(-best["valid"], 3)}

@@ -48,7 +48,8 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     log.info("PixelRNN %s, %d parameters, config %s", NAMES[kind], params, cfg)
 
     best = training.fit(model, x_train, cfg, lambda m, x, epoch: -m.log_prob(x).mean(),
-                        lambda m: likelihood.log_likelihoods(m, x_valid).mean().item(), generator, log)
+                        lambda m: likelihood.log_likelihoods(m, x_valid).mean().item(), generator, log,
+                        out_dir=out_dir)
     model.load_state_dict(best["state"])
     torch.set_num_threads(max(torch.get_num_threads(), 2))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub.kit import enlarge, evaluator, grayscale_test_digits, integer, number
+from hub.kit import enlarge, evaluator, grayscale_test_digits, integer, number, unit_images
 
 from .captions import measure, slant_word, thickness_word
 from .train import properties_met, property_checks, rerank_scores
@@ -69,7 +69,7 @@ class Text2ImageDemo:
         """A test digit, its 7 x 7 image tokens and the VQ-VAE's reconstruction from those tokens."""
         x, y = grayscale_test_digits()
         index = integer(index, "Test image number", 0, len(x) - 1)
-        image = torch.from_numpy(x[index:index + 1].astype(np.float32) / 255)
+        image = unit_images(x[index:index + 1])
         with self.models.use() as model, torch.no_grad():
             model.eval()
             tokens = model.vqvae.encode(image.to(model.transformer.head.weight.device))

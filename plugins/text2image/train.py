@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hub.kit import cards, data, evaluator, parameter_count, training
+from hub.kit import cards, data, evaluator, parameter_count, training, unit_images
 
 from .captions import (LEFT_BELOW, MAX_WORDS, RIGHT_ABOVE, TEMPLATES, THICK_ABOVE, THIN_BELOW, UPRIGHT_WITHIN, measure,
                        random_caption, slant_word, thickness_word)
@@ -23,10 +23,6 @@ PRIOR = dict(epochs=12, batch_size=128, lr=1e-3, min_lr=1e-5, warmup_epochs=1, w
              validate_every=1, patience=100, max_minutes=45)
 SAMPLING_CANDIDATES = [dict(temperature=1.0, top_k=None), dict(temperature=1.0, top_k=32), dict(temperature=0.8, top_k=32)]
 SAMPLES_PER_CAPTION = 8             # re-ranked, as in the demo's default
-
-
-def as_images(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x.astype(np.float32) / 255)
 
 
 @torch.no_grad()
@@ -95,7 +91,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     generator, rng = training.seed_everything(seed), np.random.default_rng(seed)
     x, y = data.mnist("train")
     fit_part, valid_part = slice(0, len(x) - evaluator.HELD_APART), slice(len(x) - evaluator.HELD_APART, None)
-    x_fit, x_valid = as_images(x[fit_part][:limit]), as_images(x[valid_part][:limit])
+    x_fit, x_valid = unit_images(x[fit_part][:limit]), unit_images(x[valid_part][:limit])
     model = SmallDallE(**MODEL)
     log.info("small DALL-E: VQ-VAE %d parameters, transformer %d; model %s, tokenizer %s, prior %s",
              parameter_count(model.vqvae), parameter_count(model.transformer), MODEL,
@@ -108,7 +104,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
 
     def measured(images, labels):
         thickness, slant = measure(images)
-        return (encode_all(model.vqvae, as_images(images)), torch.from_numpy(labels.astype(np.int64)),
+        return (encode_all(model.vqvae, unit_images(images)), torch.from_numpy(labels.astype(np.int64)),
                 torch.from_numpy(thickness), torch.from_numpy(slant))
     prior_best = train_prior(model, measured(x[fit_part][:limit], y[fit_part][:limit]),
                              measured(x[valid_part][:limit], y[valid_part][:limit]), prior_cfg, generator, rng, log)
@@ -188,7 +184,7 @@ def evaluate(model, limit: int | None = None) -> dict:
     generated for captions of the test images (measured on those images), before and after re-ranking."""
     x, y = data.mnist("test")
     x, y = data.spread_subset(x, limit), data.spread_subset(y, limit)
-    images = as_images(x)
+    images = unit_images(x)
     mse, reconstructions = reconstruction_error(model.vqvae, images)
     judge = evaluator.load()
     tokens = encode_all(model.vqvae, images)

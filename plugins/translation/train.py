@@ -110,8 +110,9 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     total = cfg["epochs"] * steps_per_epoch
     log.info("Transformer %s, %d parameters, vocabulary %d, %d pairs, %d steps an epoch, config %s",
              model_config, parameter_count(model), tokenizer.get_vocab_size(), len(pairs), steps_per_epoch, cfg)
-    best, started, step = {"bleu": -1.0, "epoch": 0, "state": None}, time.time(), 0
-    for epoch in tqdm(range(1, cfg["epochs"] + 1), desc="epochs"):
+    progress = {"step": 0}                 # optimizer steps so far: the learning rate follows them
+
+    def one_epoch(epoch: int) -> str:
         model.train()
         loss_sum = tokens = 0
         for batch in tqdm(token_batches(pairs, cfg["batch_tokens"], generator), desc=f"epoch {epoch}", leave=False):
@@ -121,24 +122,22 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1), ignore_index=pad,
                                    label_smoothing=cfg["label_smoothing"])
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, total, cfg)
+                group["lr"] = learning_rate(progress["step"], total, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip_norm"])
             optimizer.step()
-            step += 1
+            progress["step"] += 1
             count = int((tgt[:, 1:] != pad).sum())
             loss_sum, tokens = loss_sum + loss.item() * count, tokens + count
-        model.eval()
-        bleu = scores(Translator(model, tokenizer).translate(val_english), val_german)["bleu"]
-        if bleu > best["bleu"]:
-            best = {"bleu": bleu, "epoch": epoch, "state": {k: v.clone() for k, v in model.state_dict().items()}}
-        minutes = (time.time() - started) / 60
-        log.info("epoch %d  train loss %.3f  val BLEU (greedy) %.2f  best %.2f @%d  lr %.2e  %.1f min",
-                 epoch, loss_sum / tokens, bleu, best["bleu"], best["epoch"], learning_rate(step, total, cfg), minutes)
-        if minutes > cfg["max_minutes"]:
-            log.info("time budget of %s minutes spent: stopping", cfg["max_minutes"])
-            break
+        return f"train loss {loss_sum / tokens:.3f}  lr {learning_rate(progress['step'], total, cfg):.2e}"
+
+    def validation_bleu(m) -> float:
+        m.eval()
+        return scores(Translator(m, tokenizer).translate(val_english), val_german)["bleu"]
+
+    best = training.run_epochs(one_epoch, validation_bleu, model, cfg, log, maximise=True,
+                               score_name="val BLEU (greedy)")
     model.load_state_dict(best["state"])
     model.half().float().eval()          # the figures are those of the float16 weights that ship
     translator = Translator(model, tokenizer)
@@ -147,7 +146,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     log.info("val %s", json.dumps(val))
     log.info("test %s", json.dumps(metrics))
     config = {"model": model_config, "metrics": {**metrics, "val": val},
-              "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": epoch, "minutes": round(minutes, 1),
+              "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
+                           "minutes": round(best["minutes"], 1),
                            "parameters": parameter_count(model)}}
     cards.publish(out_dir, model, config, model_card(config), dtype=torch.float16)      # half the file; computed in float32
     return metrics

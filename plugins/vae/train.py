@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hub.kit import cards, data, parameter_count, training
+from hub.kit import cards, data, likelihood, parameter_count, training
 
 from .model import VAE
 
@@ -20,10 +20,6 @@ DEFAULTS = dict(hidden=[512, 256], z_dim=32, epochs=300, batch_size=100, lr=5e-4
                 warmup_epochs=30, ema_decay=0.999, validate_every=5, patience=40, seed=0)
 EVAL_K = (1, 50, 5000)       # importance samples for the test bounds; k=1 is the ELBO
 REFERENCE_K = 500            # importance samples for the validation reference distribution
-
-
-def as_tensor(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x.reshape(len(x), -1).astype(np.float32))
 
 
 @torch.no_grad()
@@ -44,7 +40,7 @@ def evaluate(model: VAE, limit: int | None = None, ks=EVAL_K, seed: int = 0, pro
     """Test-split metrics in nats: mean ELBO and importance-weighted bounds on log p(x)."""
     torch.manual_seed(seed)
     x, _ = data.binarized_mnist("test")
-    x = as_tensor(data.spread_subset(x, limit))
+    x = likelihood.flat(data.spread_subset(x, limit))
     device = next(model.parameters()).device
     x = x.to(device)
     result = {"split": "test", "examples": len(x)}
@@ -59,7 +55,7 @@ def reference_percentiles(model: VAE, limit: int | None = None, seed: int = 0) -
     torch.manual_seed(seed)
     x, _ = data.binarized_mnist("valid")
     x = data.spread_subset(x, limit)
-    values = per_example_bound(model, as_tensor(x), REFERENCE_K, progress=True).numpy()
+    values = per_example_bound(model, likelihood.flat(x), REFERENCE_K, progress=True).numpy()
     return {str(p): round(float(np.percentile(values, p)), 2) for p in (0.1, 1, 5, 25, 50, 75, 95)}
 
 
@@ -69,8 +65,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     cfg = training.settings(DEFAULTS, epochs=epochs, seed=seed)
     log = training.training_logger("vae", out_dir)
     generator = training.seed_everything(cfg["seed"])
-    x_train = as_tensor(data.binarized_mnist("train")[0])
-    x_valid = as_tensor(data.binarized_mnist("valid")[0])
+    x_train = likelihood.flat(data.binarized_mnist("train")[0])
+    x_valid = likelihood.flat(data.binarized_mnist("valid")[0])
     model = VAE(hidden=tuple(cfg["hidden"]), z_dim=cfg["z_dim"])
     log.info("VAE %s, %d parameters, config %s", cfg["hidden"], parameter_count(model), cfg)
 
@@ -78,7 +74,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
         return -model.elbo(x, beta=min(1.0, epoch / cfg["warmup_epochs"])).mean()
 
     best = training.fit(model, x_train, cfg, negative_elbo, lambda m: mean_bound(m, x_valid, 1), generator,
-                        log, selectable=lambda epoch: epoch >= cfg["warmup_epochs"])
+                        log, selectable=lambda epoch: epoch >= cfg["warmup_epochs"], out_dir=out_dir)
     model.load_state_dict(best["state"])
     minutes = best["minutes"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hub.kit import cards, data, evaluator, parameter_count, to_mnist, training
+from hub.kit import cards, data, evaluator, parameter_count, to_mnist, training, unit_images
 
 from .model import ViT
 
@@ -18,10 +18,6 @@ MODEL = dict(patch_size=4, d_model=64, depth=6, heads=4, d_mlp=128, dropout=0.0)
 DEFAULTS = dict(**MODEL, lr=1e-3, min_lr=1e-5, warmup_epochs=3, weight_decay=0.05, label_smoothing=0.1, epochs=60,
                 batch_size=128, ema_decay=0.999, validate_every=1, patience=100, max_minutes=70,
                 rotate_degrees=10, scale=0.1, shift_pixels=2, seed=0)
-
-
-def as_images(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x.astype(np.float32) / 255)
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float, scale: float, shift: float) -> torch.Tensor:
@@ -59,7 +55,7 @@ def evaluate(model, limit: int | None = None) -> dict:
     x, y = data.spread_subset(x, limit), data.spread_subset(y, limit)
     with np.load(data.dataset_dir("usps") / "usps.npz") as usps:
         ux, uy = data.spread_subset(usps["x_test"], limit), data.spread_subset(usps["y_test"], limit)
-    return {"split": "test", "examples": len(x), "accuracy": round(accuracy(model, as_images(x), y), 4),
+    return {"split": "test", "examples": len(x), "accuracy": round(accuracy(model, unit_images(x), y), 4),
             "usps_examples": len(ux), "usps_accuracy": round(accuracy(model, usps_as_mnist(ux), uy), 4)}
 
 
@@ -70,8 +66,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     log = training.training_logger("vit", out_dir)
     generator = training.seed_everything(cfg["seed"])
     x, y = data.mnist("train")
-    x_fit, y_fit = as_images(x[:-evaluator.HELD_APART][:limit]), torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
-    x_valid, y_valid = as_images(x[-evaluator.HELD_APART:][:limit]), y[-evaluator.HELD_APART:][:limit]
+    x_fit, y_fit = unit_images(x[:-evaluator.HELD_APART][:limit]), torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
+    x_valid, y_valid = unit_images(x[-evaluator.HELD_APART:][:limit]), y[-evaluator.HELD_APART:][:limit]
     model = ViT(**{k: cfg[k] for k in MODEL})
     log.info("ViT, %d parameters, config %s", parameter_count(model), cfg)
 
@@ -80,7 +76,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
         images = random_affine(images, generator, cfg["rotate_degrees"], cfg["scale"], cfg["shift_pixels"])
         return F.cross_entropy(m(images), labels, label_smoothing=cfg["label_smoothing"])
 
-    best = training.fit(model, (x_fit, y_fit), cfg, loss, lambda m: accuracy(m, x_valid, y_valid), generator, log)
+    best = training.fit(model, (x_fit, y_fit), cfg, loss, lambda m: accuracy(m, x_valid, y_valid), generator, log,
+                        out_dir=out_dir)
     model.load_state_dict(best["state"])
     metrics = {**evaluate(model, limit), "held_apart_accuracy": round(best["valid"], 4)}
     log.info("test metrics %s", json.dumps(metrics))
