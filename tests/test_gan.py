@@ -169,11 +169,11 @@ def test_infogan_categories_are_labelled_with_their_matched_digit():
 def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batch_norm(tmp_path):
     import logging
 
-    from hub.kit import adversarial, data, to_signed, training, unit_images
+    from hub.kit import adversarial, data, evaluator, to_signed, training, unit_images
     images = to_signed(unit_images(data.mnist("train")[0][:64], (-1, 1, 28, 28)))
     digits = torch.zeros(64, dtype=torch.long)
-    cfg = dict(epochs=2, batch_size=32, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.5,
-               selection_samples=50, max_minutes=60)
+    cfg = dict(epochs=2, batch_size=32, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.5, max_minutes=60)
+    reference = evaluator.held_apart_features(50)
     log, epochs_seen = logging.getLogger("test.gan.resume"), []
 
     def stop_in_epoch_two(module):
@@ -184,12 +184,12 @@ def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batc
 
     torch.manual_seed(0)
     with pytest.raises(KeyboardInterrupt):
-        adversarial.train_gan(paper("dcgan")(z_dim=4, width=4), images, digits, cfg, log,
+        adversarial.train_gan(paper("dcgan")(z_dim=4, width=4), images, digits, reference, cfg, log,
                               torch.Generator().manual_seed(0), tmp_path, report=stop_in_epoch_two)
     assert (tmp_path / training.RESUME_FILE).is_file()
     model, epochs_seen[:] = paper("dcgan")(z_dim=4, width=4), []
-    record = adversarial.train_gan(model, images, digits, cfg, log, torch.Generator().manual_seed(0), tmp_path,
-                                   report=lambda m: epochs_seen.append("ran") or "")
+    record = adversarial.train_gan(model, images, digits, reference, cfg, log, torch.Generator().manual_seed(0),
+                                   tmp_path, report=lambda m: epochs_seen.append("ran") or "")
     assert epochs_seen == ["ran"] and record["last_epoch"] == 2      # only epoch 2 was run again
     assert not (tmp_path / training.RESUME_FILE).exists()
     norm = model.generator.project[1]

@@ -113,10 +113,11 @@ def gan_step(model: AdversarialNet, real, digits, optimizers: dict, generator, r
     return d_loss.item(), g_loss.item()
 
 
-def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor, cfg: dict, log, generator,
-              out_dir: Path, report: Callable[[nn.Module], str] | None = None) -> dict:
-    """Train `model` on `images` [N, 1, 28, 28] in [-1, 1] (with their `digits`): Adam (cfg lr, betas, and
-    generator_lr for G if given), batch_size, real_label, ema_decay, epochs, max_minutes, selection_samples.
+def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor, reference: np.ndarray, cfg: dict,
+              log, generator, out_dir: Path, report: Callable[[nn.Module], str] | None = None) -> dict:
+    """Train `model` on `images` [N, 1, 28, 28] in [-1, 1] (with their `digits`), keeping the checkpoint
+    whose samples are nearest (FLD) the `reference` features (`evaluator.held_apart_features(n)`). cfg: lr,
+    betas, generator_lr (G's, if not lr), batch_size, real_label, ema_decay, epochs, max_minutes.
     Leaves the best checkpoint of the weight average in `model`; returns `fit`'s record."""
     optimizers = {
         "generator": torch.optim.Adam(model.generator.parameters(), lr=cfg.get("generator_lr", cfg["lr"]),
@@ -124,7 +125,6 @@ def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor,
         "discriminator": torch.optim.Adam(model.discriminator.parameters(), lr=cfg["lr"], betas=cfg["betas"])}
     average = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
-    reference = evaluator.held_apart_features(cfg["selection_samples"])
 
     def step(batch):
         losses = gan_step(model, *batch, optimizers, generator, cfg["real_label"])

@@ -53,7 +53,7 @@ def quick_check(check: dict) -> str:
     lines += [f"- `{key}`: {', '.join(plain(value))}" for key, value in check["metrics"].items()
               if isinstance(value, dict)]
     return (f"## Quick check\n`python -m hub evaluate {check['demo']} --limit {check['limit']} --json` measures "
-            f"a fixed, evenly spread subset ({check['limit']} test examples, or that many samples) and prints:\n\n"
+            f"the same {check['limit']} test examples (or that many samples) every run, and prints:\n\n"
             + "\n".join(lines))
 
 

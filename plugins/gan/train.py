@@ -69,20 +69,20 @@ def model_settings(paper: type, cfg: dict) -> dict:
 def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, seed: int | None = None,
           limit: int | None = None) -> dict:
     cfg = training.settings(COMMON, DEFAULTS[kind], epochs=epochs, seed=seed)
-    cfg["selection_samples"] = min(cfg["selection_samples"], limit or cfg["selection_samples"])
     torch.set_num_threads(cfg["threads"])
     log = training.training_logger(demo_id, out_dir)
     generator = training.seed_everything(cfg["seed"])
     x, y = data.mnist("train")
     images = to_signed(unit_images(x[:-evaluator.HELD_APART][:limit], (-1, 1, 28, 28)))
     digits = torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
+    reference = evaluator.held_apart_features(min(cfg["selection_samples"], limit or cfg["selection_samples"]))
     paper = paper_of(kind)
     model = paper(**model_settings(paper, cfg))
     log.info("%s: G %d, D %d parameters, config %s", TITLES[kind], parameter_count(model.generator),
              parameter_count(model.discriminator), cfg)
     report = (lambda m: f"category accuracy {category_matching(m, 100, seed=0)[0]:.3f}") \
         if "category" in paper.CONTROLS else None
-    best = adversarial.train_gan(model, images, digits, cfg, log, generator, Path(out_dir), report)
+    best = adversarial.train_gan(model, images, digits, reference, cfg, log, generator, Path(out_dir), report)
     torch.set_num_threads(max(torch.get_num_threads(), 2))
     metrics = {**evaluate(model, limit), "selection_fld_held_apart": round(best["fld"], 3)}
     log.info("test metrics %s", json.dumps(metrics))
