@@ -68,3 +68,10 @@ def test_a_failing_model_is_marked_and_the_others_are_still_shown():
     assert by_model["NADE"][3] > rows[0][3]                   # measured all the same
     assert [title for _, title in gallery] == ["NADE"]
     assert progress == "Done: 1 of 2 models measured; 1 failed (marked in the table)."
+
+
+def test_with_nothing_to_compare_the_tab_says_what_it_needs():
+    app = build_app(Hub.create(allow="compare", entry_points=False, devices=parse_inventory("")))
+    texts = [block.value for block in app.blocks.values() if isinstance(block, gr.Markdown)]
+    assert any(str(text).startswith("Nothing to compare yet") for text in texts)
+    assert not [fn for fn in app.fns.values() if fn.api_name == "compare_generators"]
