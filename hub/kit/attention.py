@@ -164,4 +164,3 @@ def reorder_cache(caches: list[dict], order: torch.Tensor) -> None:
         for part in layer.values():
             if "k" in part:
                 part["k"], part["v"] = part["k"][order], part["v"][order]
-

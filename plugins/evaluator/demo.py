@@ -24,5 +24,3 @@ def build_ui(ctx) -> None:
             go = gr.Button("Classify", variant="primary")
         label = gr.Label(num_top_classes=3, label="The evaluator reads")
     ctx.on(go.click, "classify", functools.partial(classify, ctx.models), sketch, label)
-
-

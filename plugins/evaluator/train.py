@@ -91,5 +91,3 @@ seed {cfg['seed']}; {best['minutes']:.0f} minutes on 2 CPU cores.
 A generator's FLD is computed against the same test split; the floor is what a perfect generator
 would score with that many samples. Reproduce: `python -m hub evaluate evaluator --json`.
 """
-
-

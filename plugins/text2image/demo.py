@@ -116,4 +116,3 @@ def build_ui(ctx) -> None:
             reconstruction = gr.Image(label="Drawn back from the tokens", format="png")
         token_note = gr.Markdown()
         ctx.on(show.click, "tokenize", demo.tokenize, index, [original, grid, reconstruction, token_note])
-
