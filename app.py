@@ -13,10 +13,15 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Demo Hub: classic deep-learning models as live demos.")
     parser.add_argument("--host", default=os.environ.get("DEMO_HUB_HOST", "127.0.0.1"),
                         help="address to listen on (0.0.0.0 for the local network)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_HUB_PORT", 7860)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_HUB_PORT", 7860)),
+                        help="the port to serve on (default 7860, or $DEMO_HUB_PORT)")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio link")
     parser.add_argument("--auth", metavar="USER:PASS", help="require this login")
     parser.add_argument("--max-file-size", default="5mb", metavar="SIZE",
@@ -28,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", action="append", default=[], metavar="[DEMO=]DEVICE",
                         help="pin a demo (vae=cuda:1) or every demo (cpu) to a device; repeatable")
     add_plugin_flags(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def exposure_warnings(args, auth) -> list[str]:
@@ -74,7 +79,19 @@ def main(argv=None) -> None:
     # show_error=False: the hub's own messages (gr.Error) still reach the user; Gradio's internal ones
     # (handler names, component lists, server paths) stay in the log.
     app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=False,
-               max_file_size=max_file_size, state_session_capacity=args.max_sessions)
+               max_file_size=max_file_size, state_session_capacity=args.max_sessions,
+               quiet=True, prevent_thread_lock=True)      # the banner below names the hub's flags, not launch()'s
+    print(banner(app.local_url, app.share_url), flush=True)
+    app.block_thread()
+
+
+def banner(local_url: str, share_url: str | None) -> str:
+    lines = [f"Demo Hub running on {local_url}"]
+    if share_url:
+        lines.append(f"Public link (anyone with it can use this hub): {share_url}")
+    else:
+        lines.append("To share it with a class, start it with --share (and --auth USER:PASS) for a public link.")
+    return "\n".join(lines + ["Stop it with Ctrl+C."])
 
 
 if __name__ == "__main__":

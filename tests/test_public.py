@@ -193,3 +193,19 @@ def test_a_hub_reachable_by_others_without_a_login_warns():
     assert "--host 0.0.0.0 without --auth" in exposure_warnings(parse_args(["--host", "0.0.0.0"]), None)[0]
     assert len(exposure_warnings(parse_args(["--host", "0.0.0.0", "--share"]), None)) == 2
     assert exposure_warnings(parse_args(["--host", "0.0.0.0", "--share"]), ("a", "b")) == []
+
+
+def test_the_start_banner_names_the_hubs_own_share_flag(hub_server):
+    import time
+    deadline = time.time() + 30                     # the server answers a moment before the banner is printed
+    while "Demo Hub running on" not in hub_server.log.read_text() and time.time() < deadline:
+        time.sleep(0.2)
+    log = hub_server.log.read_text()
+    assert f"Demo Hub running on {hub_server.url}" in log
+    assert "start it with --share" in log and "share=True" not in log
+
+
+def test_every_flag_of_the_app_says_what_it_does():
+    import app
+    silent = [action.option_strings for action in app.build_parser()._actions if not action.help]
+    assert not silent
