@@ -26,11 +26,18 @@ def test_missing_data_says_what_and_where(tmp_path, monkeypatch):
     assert str(tmp_path / "usps") in message
 
 
-def test_shared_data_is_found_beside_the_project(monkeypatch):
+def test_shared_data_is_found_beside_the_project(tmp_path, monkeypatch):
+    """Wherever the clone is: a project folder with shared/data beside it."""
     monkeypatch.delenv(data.ENV_VAR, raising=False)
-    x, y = data.binarized_mnist("test")
-    assert x.shape == (10000, 28, 28) and set(np.unique(x)) == {0, 1}
-    assert len(y) == 10000
+    monkeypatch.setattr(data, "ROOT", tmp_path / "project")
+    folder = tmp_path / "shared" / "data" / "binarized_mnist"
+    folder.mkdir(parents=True)
+    x = (np.arange(3 * 28 * 28).reshape(3, 28, 28) % 2).astype(np.uint8)
+    np.savez(folder / "binarized_mnist.npz", x_train=x, y_train=np.zeros(3, np.uint8), x_valid=x,
+             y_valid=np.zeros(3, np.uint8), x_test=x[:2], y_test=np.array([4, 2], np.uint8))
+    images, labels = data.binarized_mnist("test")
+    assert data.dataset_dir("binarized_mnist") == folder
+    assert images.shape == (2, 28, 28) and set(np.unique(images)) == {0, 1} and labels.tolist() == [4, 2]
 
 
 def test_multi30k_pairs_are_aligned_sentences():
