@@ -40,6 +40,9 @@ class DemoSpec:
     [0, 1] and say what `likelihood` its model offers ("exact", "bound" or "none"): the hub's
     Compare tab then puts it beside the others.
 
+    `group` places the demo on the overview page the way the lecture groups models: "Transformer",
+    "Explicit models" (a likelihood), "Implicit models" (samples only) or "Tools".
+
     Tabs follow registration order; a demo with a larger `tab_order` comes after those with a
     smaller one (a summary tab such as Compare uses 1 to follow the models it summarises)."""
     id: str
@@ -51,6 +54,7 @@ class DemoSpec:
     evaluate: Callable[..., dict] | None = None
     sample: Callable[..., Any] | None = None
     likelihood: str = ""
+    group: str = ""
     tab_order: int = 0
     version: str | None = None
     plugin: str = ""

@@ -1,4 +1,4 @@
-"""A real browser (Debian's Chromium through Playwright) draws a digit and sees the VAE's answer, uploads
+"""A real browser (Debian's Chromium through Playwright) opens on the overview, draws a digit and sees the VAE's answer, uploads
 an image and loads a test digit into the upload for it, clicks
 the AAE's latent map and sees that point decoded, translates a sentence, draws a seven for the ViT,
 turns a caption into samples, and finds a broken plugin reported."""
@@ -32,6 +32,14 @@ def draw_seven(page, canvas):
     for i in range(25):
         page.mouse.move(x0 + 114 - i * 3, y0 + i * 8, steps=2)
     page.mouse.up()
+
+
+def test_the_hub_opens_on_an_overview_of_the_demos_grouped_as_in_the_lecture(page):
+    overview = page.locator("#overview")
+    for group in ("Transformer", "Explicit models", "Implicit models", "Tools"):
+        overview.get_by_role("heading", name=group, exact=True).wait_for(timeout=10_000)
+    assert overview.get_by_text("PixelRNN · Row LSTM").is_visible()
+    assert page.get_by_role("tab", selected=True).first.inner_text().strip() == "Overview"
 
 
 def test_draw_a_digit_and_see_reconstruction_and_likelihood(page):

@@ -291,3 +291,15 @@ def test_out_of_memory_recovery_acts_on_the_model_the_action_used():
     assert api_fn(build_app(hub), "two_run")() == 1
     assert devices_seen == ["cuda:0", "cpu"]       # nothing idle to evict on its GPU: the second try on the CPU
     assert hub.placement.pins == {"two/second": "cpu"}
+
+
+def test_the_first_tab_is_the_overview_and_it_lists_every_shown_demo_in_its_group():
+    app = build_app(Hub.create(entry_points=False, devices=parse_inventory("")))
+    tabs = [block for block in app.blocks.values() if isinstance(block, gr.Tab) and block.elem_id
+            and block.elem_id.startswith("tab-")]
+    assert tabs[0].elem_id == "tab-overview" and tabs[-1].elem_id == "tab-system"
+    text = next(block.value for block in app.blocks.values() if getattr(block, "elem_id", None) == "overview")
+    for group, demos in {"Transformer": ["Translation", "ViT"], "Explicit models": ["NADE", "VAE"],
+                         "Implicit models": ["DCGAN", "AAE"], "Tools": ["Evaluator", "Compare"]}.items():
+        section = text.split(f"### {group}\n", 1)[1].split("###", 1)[0]
+        assert all(f"**{title}**" in section for title in demos), (group, section)

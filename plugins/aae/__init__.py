@@ -27,7 +27,8 @@ def load_aae(prior: str, directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="AAE", description=DESCRIPTION,
+        id=DEMO_ID, title="AAE", description=DESCRIPTION, group="Implicit models",
         models=[ModelSpec(prior, partial(load_aae, prior), weights_dir(DEMO_ID) / prior) for prior in PRIORS],
-        **package_parts(__name__), sample=model_sample, likelihood="none",          # the Compare tab draws from the first prior
+        **package_parts(__name__),
+        sample=model_sample, likelihood="none",          # the Compare tab draws from the first prior
     ))

@@ -20,5 +20,5 @@ def load():
 
 @hookimpl
 def register_demos(register):
-    register(DemoSpec(id=DEMO_ID, title="Evaluator", description=DESCRIPTION,
+    register(DemoSpec(id=DEMO_ID, title="Evaluator", description=DESCRIPTION, group="Tools",
                       models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))], **package_parts(__name__)))

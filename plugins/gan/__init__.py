@@ -47,7 +47,8 @@ def train(kind: str, out_dir, **kwargs):
 def register_demos(register):
     for kind, (title, description) in DEMOS.items():
         register(DemoSpec(
-            id=kind, title=title, description=description, build_ui=lazy(f"{__name__}.demo", "build_ui"),
+            id=kind, title=title, description=description, group="Implicit models",
+            build_ui=lazy(f"{__name__}.demo", "build_ui"),
             models=[ModelSpec(kind, partial(load_gan, kind), weights_dir(kind))],
             train=partial(train, kind), evaluate=lazy(f"{__name__}.train", "evaluate"),
             sample=model_sample, likelihood="none",

@@ -25,7 +25,7 @@ def load_nade(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="NADE", description=DESCRIPTION, build_ui=pixel_by_pixel_ui,
+        id=DEMO_ID, title="NADE", description=DESCRIPTION, group="Explicit models", build_ui=pixel_by_pixel_ui,
         models=[ModelSpec("nade", load_nade, weights_dir(DEMO_ID))],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
         sample=model_sample, likelihood="exact",

@@ -39,7 +39,7 @@ def train(kind: str, demo_id: str, out_dir, **kwargs):
 def register_demos(register):
     for kind, (demo_id, title, description) in DEMOS.items():
         register(DemoSpec(
-            id=demo_id, title=title, description=description, build_ui=pixel_by_pixel_ui,
+            id=demo_id, title=title, description=description, group="Explicit models", build_ui=pixel_by_pixel_ui,
             models=[ModelSpec(demo_id, partial(load_pixelrnn, demo_id), weights_dir(demo_id))],
             train=partial(train, kind, demo_id), evaluate=lazy(f"{__name__}.train", "evaluate"),
             sample=model_sample, likelihood="exact",

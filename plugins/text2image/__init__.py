@@ -25,6 +25,6 @@ def load_model(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="Text to image", description=DESCRIPTION,
+        id=DEMO_ID, title="Text to image", description=DESCRIPTION, group="Transformer",
         models=[ModelSpec("small DALL-E", load_model, weights_dir(DEMO_ID))], **package_parts(__name__),
     ))

@@ -39,6 +39,6 @@ def model_specs() -> list[ModelSpec]:
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="Translation", description=DESCRIPTION,
+        id=DEMO_ID, title="Translation", description=DESCRIPTION, group="Transformer",
         models=model_specs(), **package_parts(__name__),
     ))

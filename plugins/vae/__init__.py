@@ -34,7 +34,7 @@ def sample_means(vae, n, generator):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
-        id=DEMO_ID, title="VAE", description=DESCRIPTION,
+        id=DEMO_ID, title="VAE", description=DESCRIPTION, group="Explicit models",
         models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))], **package_parts(__name__),
         sample=sample_means, likelihood="bound",
     ))

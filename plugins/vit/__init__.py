@@ -27,8 +27,8 @@ def load_classifier(directory=None):
 
 @hookimpl
 def register_demos(register):
-    register(DemoSpec(id=DEMO_ID, title="ViT", description=DESCRIPTION, models=model_specs(),
-                      **package_parts(__name__)))
+    register(DemoSpec(id=DEMO_ID, title="ViT", description=DESCRIPTION, group="Transformer",
+                      models=model_specs(), **package_parts(__name__)))
 
 
 load_pretrained = lazy(f"{__name__}.classifier", "PretrainedClassifier")      # PretrainedClassifier(source), imported on first use
