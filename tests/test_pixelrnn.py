@@ -141,7 +141,7 @@ def test_likelihood_is_the_exact_figure_with_a_surprise_map(action, demo, tmp_pa
 BAD_INPUTS = [
     ("sample", (0, 10**9), "Number of digits must be between 1 and 32"),
     ("complete", ("Test digit", 0, None, 29, 4, 0), "Rows to keep must be between 0 and 28"),
-    ("complete", ("My drawing", 0, None, 10, 4, 0), "The canvas is empty"),
+    ("complete", ("My drawing", 0, None, 10, 4, 0), "No image yet"),
     ("likelihood", ({"composite": np.full((280, 280, 4), 255, np.uint8)},), "The canvas is empty"),
 ]
 

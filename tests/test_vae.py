@@ -104,7 +104,7 @@ BAD_INPUTS = [
     ("sample", (-3, 1.0, 4), "Seed must be between"),
     ("sample", ("abc", 1.0, 4), "Seed must be a number"),
     ("sample", (1.5, 1.0, 4), "Seed must be a whole number"),
-    ("reconstruct", (None,), "The canvas is empty"),
+    ("reconstruct", (None,), "No image yet: upload one"),
     ("reconstruct", (digit_canvas(colour=(255, 255, 255)),), "The canvas is empty"),
     ("reconstruct", ({"composite": np.zeros((3, 3, 4), np.uint8)},), "at least 8 pixels"),
     ("reconstruct", ({"composite": np.zeros((5000, 5000), np.uint8)},), "largest accepted is 4096"),

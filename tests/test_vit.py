@@ -82,9 +82,11 @@ def test_the_demo_reads_drawings_uploads_and_colour(tiny_demo, tmp_path):
 
 
 def test_the_demo_answers_bad_input_clearly(tiny_demo, tmp_path):
-    for empty in [None, drawing(colour=(0, 0, 0, 0)), np.full((280, 280, 3), 255, np.uint8), np.zeros((280, 280), np.uint8)]:
+    for empty in [drawing(colour=(0, 0, 0, 0)), np.full((280, 280, 3), 255, np.uint8), np.zeros((280, 280), np.uint8)]:
         with pytest.raises(InputError, match="empty"):
             tiny_demo.classify(empty)
+    with pytest.raises(InputError, match="No image yet: upload one"):       # an upload box with no file
+        tiny_demo.classify(None)
     with pytest.raises(InputError, match="all ink"):
         tiny_demo.classify(drawing(background=(0, 0, 0, 255)))
     with pytest.raises(InputError, match="at least 8 pixels"):

@@ -12,6 +12,7 @@ from ..errors import InputError
 MAX_SIDE = 4096
 MAX_PIXELS = 16_000_000
 MIN_SIDE = 8
+NOTHING_GIVEN = "No image yet: upload one (or draw a digit on the canvas) first."
 
 
 def _open_image(path) -> Image.Image:
@@ -42,8 +43,10 @@ def grayscale_ink(value, empty_message: str = "The canvas is empty: draw a digit
     background is inverted so the strokes become the bright pixels, as in MNIST."""
     if isinstance(value, dict):
         value = value.get("composite", value.get("path"))
-    if value is None:
-        raise InputError(empty_message)
+        if value is None:
+            raise InputError(empty_message)
+    if value is None:                   # an upload box with no file (a canvas hands over a dict)
+        raise InputError(NOTHING_GIVEN)
     if isinstance(value, (str, Path)):
         value = _open_image(value)
     if isinstance(value, Image.Image):
