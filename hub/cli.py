@@ -50,7 +50,8 @@ def cmd_list(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        what = row["demo"] or "(no demo)"
+        what = (f"{row['demo']}/{row['model']}" if row["model"] and row["model"] != row["demo"] else row["demo"]) \
+            or "(no demo)"
         reason = f"  {row['reason']}" if row["reason"] else ""
         print(f"{what:<18} {row['status']:<9} plugin={row['plugin']:<12} {row['estimated bytes']:>10,} B"
               f"  {row['source']}{reason}")

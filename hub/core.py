@@ -202,20 +202,21 @@ class Hub:
         for record in self.records.values():
             if not record.demos:
                 reason = f"{record.stage}: {record.error}" if record.error else ""
-                rows.append([record.name, record.source, record.version, "", record.status, reason,
+                rows.append([record.name, record.source, record.version, "", "", record.status, reason,
                              "", 0, 0, "", False])
             for demo_id in record.demos:
                 demo = self.demos[demo_id]
                 status, reason = self.demo_status(demo_id)
                 for model in demo.models or [None]:
                     info = self.placement.status(demo.model_key(model.name)) if model else {}
-                    rows.append([record.name, record.source, demo.version or "", demo_id, status, reason,
+                    rows.append([record.name, record.source, demo.version or "", demo_id, model.name if model else "",
+                                 status, reason,
                                  info.get("device", "-"), info.get("estimated_bytes", 0),
                                  info.get("loaded_bytes", 0), weights_sha(model), info.get("loaded", False)])
         return rows
 
 
-SYSTEM_COLUMNS = ["plugin", "source", "version", "demo", "status", "reason", "device",
+SYSTEM_COLUMNS = ["plugin", "source", "version", "demo", "model", "status", "reason", "device",
                   "estimated bytes", "loaded bytes", "weights sha256", "loaded now"]
 
 

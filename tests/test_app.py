@@ -44,8 +44,8 @@ def test_dropped_in_plugins_work_and_fail_alone(client):
     assert client.predict(2, api_name="/doubler_double") == 4          # still serving
     devices, table = client.predict(api_name="/system_status")
     rows = {(row[0], row[3]): row for row in table["data"]}
-    assert rows[("broken", "")][4] == "error" and "boom at import" in rows[("broken", "")][5]
-    assert rows[("vae", "vae")][4] == "ok" and rows[("vae", "vae")][10] is True
+    assert rows[("broken", "")][5] == "error" and "boom at import" in rows[("broken", "")][6]
+    assert rows[("vae", "vae")][5] == "ok" and rows[("vae", "vae")][11] is True
     assert "cpu" in devices
 
 

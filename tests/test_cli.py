@@ -23,8 +23,9 @@ def test_list_json_shows_builtin_dropped_in_and_broken_plugins(tmp_path, doubler
     assert by_plugin["vae"]["status"] == "ok" and by_plugin["vae"]["estimated bytes"] > 1_000_000
     assert by_plugin["extra"]["demo"] == "extra" and by_plugin["extra"]["estimated bytes"] == 4
     assert by_plugin["broken"]["status"] == "error" and "boom at register" in by_plugin["broken"]["reason"]
+    assert {row["model"] for row in rows if row["demo"] == "aae"} == {"mixture", "swiss_roll"}   # told apart
     text = run("-m", "hub", "list", "--plugins-dir", str(tmp_path / "dropins"), "--disable", "extra").stdout
-    assert "disabled" in text and "vae" in text
+    assert "disabled" in text and "vae" in text and "aae/mixture" in text and "aae/swiss_roll" in text
 
 
 def test_list_check_reports_a_demo_whose_interface_fails_to_build(tmp_path, doubler_weights):

@@ -98,7 +98,7 @@ def test_plugin_failing_early_gets_an_error_tab_and_the_rest_works(tmp_path, dou
     app = build_app(hub)
     assert api_fn(app, "healthy_double")(4) == 8.0
     rows = {row[0]: row for row in hub.system_rows()}
-    assert rows["broken"][4] == "error" and f"boom at {stage}" in rows["broken"][5]
+    assert rows["broken"][5] == "error" and f"boom at {stage}" in rows["broken"][6]
     assert "broken (error)" in [block.label for block in app.blocks.values() if isinstance(block, gr.Tab)]
 
 

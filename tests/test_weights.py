@@ -101,5 +101,5 @@ def test_hub_keeps_serving_when_a_demo_has_bad_weights(tmp_path, damage):
     assert str(tmp_path) not in caught.value.message and "bad/model.safetensors" in caught.value.message
     assert api_fn(app, "fine_double")(1) == 2.0
     status = {row[3]: row for row in hub.system_rows()}
-    assert status["damaged"][4] == "error" and status["fine"][4] == "ok"
-    assert status["fine"][9] == weights.sha256_of(good / "model.safetensors")[:16]
+    assert status["damaged"][5] == "error" and status["fine"][5] == "ok"
+    assert status["fine"][10] == weights.sha256_of(good / "model.safetensors")[:16]
