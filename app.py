@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     except ValueError as error:
         sys.exit(str(error))
 
-    from hub.ui import build_app   # gradio is imported only once the arguments are good
+    from hub.ui import PAGE_JS, build_app   # gradio is imported only once the arguments are good
 
     hub = hub_from_args(args, pins=pins)
     app = build_app(hub, cache_ttl=args.cache_ttl)
@@ -80,7 +80,7 @@ def main(argv=None) -> None:
     # (handler names, component lists, server paths) stay in the log.
     app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=False,
                max_file_size=max_file_size, state_session_capacity=args.max_sessions,
-               quiet=True, prevent_thread_lock=True)      # the banner below names the hub's flags, not launch()'s
+               quiet=True, prevent_thread_lock=True, js=PAGE_JS)      # the banner below names the hub's flags, not launch()'s
     print(banner(app.local_url, app.share_url), flush=True)
     app.block_thread()
 

@@ -19,6 +19,18 @@ Classic deep-learning models as live demos, each trained here on real data. Ever
 on first use; the **System** tab shows what is loaded where."""
 
 
+# Every drawing canvas starts with its brush picked (Gradio's starts with no tool, and ignores strokes until
+# one is chosen); canvases in tabs appear when their tab is opened, so new ones are watched for.
+PAGE_JS = """() => {
+  const pick = () => document.querySelectorAll('button[aria-label="Brush"]:not([data-hub-picked])').forEach((b) => {
+    b.dataset.hubPicked = "1";
+    b.click();
+  });
+  new MutationObserver(pick).observe(document.body, {childList: true, subtree: true});
+  pick();
+}"""
+
+
 class DemoContext:
     """What a plugin's `build_ui(ctx)` gets: the demo, a lazy model handle, and `ctx.on(...)`,
     which wires an event with a stable api_name, its device's queue and the hub's error handling."""

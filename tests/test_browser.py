@@ -45,7 +45,6 @@ def test_the_hub_opens_on_an_overview_of_the_demos_grouped_as_in_the_lecture(pag
 def test_draw_a_digit_and_see_reconstruction_and_likelihood(page):
     page.get_by_role("tab", name="VAE").click()
     page.get_by_role("tab", name="Reconstruct & likelihood").click()
-    page.locator("#vae-sketchpad button[aria-label='Brush']").first.click()
     draw_seven(page, page.locator("#vae-sketchpad canvas").first)
     page.locator("#vae-reconstruct").click()
     report = page.locator("#vae-likelihood")
@@ -114,7 +113,6 @@ def test_translate_an_example_sentence(page):
 
 def test_draw_a_seven_and_the_vit_reads_it(page):
     page.get_by_role("tab", name="ViT", exact=True).click()
-    page.locator("#vit-sketchpad button[aria-label='Brush']").first.click()
     draw_seven(page, page.locator("#vit-sketchpad canvas").first)
     page.locator("#vit-classify").click()
     label = page.locator("#vit-label")

@@ -122,7 +122,7 @@ def build_ui(ctx) -> None:
                [source, index, drawing, rows, completions, complete_seed], completed, heavy=True)
 
     with gr.Tab("Likelihood"):
-        gr.Markdown("Pick the brush, draw a digit (or upload one), and get its exact log-likelihood.")
+        gr.Markdown("Draw a digit (or upload one) and get its exact log-likelihood.")
         with gr.Row():
             with gr.Column():
                 sketch, draw_button = drawing_tab(prefix, "Score drawing", f"{prefix}-score")

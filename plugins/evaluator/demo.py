@@ -16,8 +16,8 @@ def classify(models, image):
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    gr.Markdown("The classifier that judges every generator in the hub. Draw a digit (pick the brush "
-                "first) to see what it reads.")
+    gr.Markdown("The classifier that judges every generator in the hub. Draw a digit to see what it "
+                "reads.")
     with gr.Row():
         with gr.Column():
             sketch = digit_sketchpad("evaluator-sketchpad")

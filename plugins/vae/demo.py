@@ -119,7 +119,7 @@ def build_ui(ctx) -> None:
         ctx.on(sample_button.click, "sample", demo.sample, [seed, temperature, grid], samples)
 
     with gr.Tab("Reconstruct & likelihood"):
-        gr.Markdown("Pick the brush (the pen on the canvas's left), draw a digit, and press *Reconstruct*; "
+        gr.Markdown("Draw a digit and press *Reconstruct drawing*; "
                     "or upload an image. The VAE encodes it, decodes it, and scores it with log p(x).")
         with gr.Row():
             with gr.Column():
