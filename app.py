@@ -77,10 +77,11 @@ def main(argv=None) -> None:
     app = build_app(hub, cache_ttl=args.cache_ttl)
     app.queue(default_concurrency_limit=2)
     # show_error=False: the hub's own messages (gr.Error) still reach the user; Gradio's internal ones
-    # (handler names, component lists, server paths) stay in the log.
+    # (handler names, component lists, server paths) stay in the log. quiet=True: the banner below names
+    # the hub's own flags, where Gradio's would name launch()'s.
     app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=False,
                max_file_size=max_file_size, state_session_capacity=args.max_sessions,
-               quiet=True, prevent_thread_lock=True, js=PAGE_JS)      # the banner below names the hub's flags, not launch()'s
+               quiet=True, prevent_thread_lock=True, js=PAGE_JS)
     print(banner(app.local_url, app.share_url), flush=True)
     app.block_thread()
 
