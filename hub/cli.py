@@ -106,4 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     for sub in commands.choices.values():
         add_plugin_flags(sub)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except FileNotFoundError as error:        # a data set or a file is missing: say which, in one line
+        sys.exit(f"error: {error}")

@@ -65,3 +65,14 @@ def test_app_rejects_bad_flags_before_starting():
     assert result.returncode != 0 and "USER:PASS" in result.stderr
     result = run("app.py", "--plugins-dir", "/no/such/folder", check=False)
     assert result.returncode != 0 and "plugins folder /no/such/folder does not exist" in result.stderr
+
+
+def test_evaluate_without_its_data_says_what_is_missing_in_one_line(tmp_path):
+    script = ("import sys, pathlib; from hub.kit import data; data.ROOT = pathlib.Path(sys.argv[1]); "
+              "from hub.cli import main; main(['evaluate', 'nade', '--limit', '5'])")
+    env = {**__import__("os").environ, "DEMO_HUB_DATA": str(tmp_path / "nothing-here")}
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "project")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: Data set 'binarized_mnist' not found")
