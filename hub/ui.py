@@ -139,6 +139,22 @@ def sessions_line(app: gr.Blocks) -> str:
     return f"- sessions kept in memory: {len(holder.session_data)} (at most {holder.capacity})"
 
 
+SIZE_COLUMNS = [SYSTEM_COLUMNS.index("estimated bytes"), SYSTEM_COLUMNS.index("loaded bytes")]
+
+
+def readable_size(size: int) -> str:
+    """Bytes as a person reads them: "0", "812 kB", "5.6 MB", "1.2 GB"."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}" if unit != "kB" else f"{size / scale:.0f} kB"
+    return f"{size} B" if size else "0"
+
+
+def shown_row(row: list) -> list:
+    """A System-tab row: the byte counts with their units (`hub list --json` keeps the numbers)."""
+    return [readable_size(value) if i in SIZE_COLUMNS else value for i, value in enumerate(row)]
+
+
 def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, callable]:
     devices = gr.Markdown()
     table = gr.Dataframe(headers=SYSTEM_COLUMNS, interactive=False, wrap=True, label="Plugins and demos")
@@ -151,7 +167,7 @@ def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, cal
         stats = hub.placement.stats
         lines.append(f"- loads {stats.loads}, evictions {stats.evictions}, CPU fallbacks {stats.cpu_fallbacks}")
         lines.append(sessions_line(app))
-        return "**Devices**\n" + "\n".join(lines), hub.system_rows()
+        return "**Devices**\n" + "\n".join(lines), [shown_row(row) for row in hub.system_rows()]
 
     refresh.click(current, outputs=[devices, table], api_name="system_status")
     return table, devices, current

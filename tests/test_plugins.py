@@ -303,3 +303,11 @@ def test_the_first_tab_is_the_overview_and_it_lists_every_shown_demo_in_its_grou
                          "Implicit models": ["DCGAN", "AAE"], "Tools": ["Evaluator", "Compare"]}.items():
         section = text.split(f"### {group}\n", 1)[1].split("###", 1)[0]
         assert all(f"**{title}**" in section for title in demos), (group, section)
+
+
+def test_the_system_tab_shows_sizes_with_their_units():
+    hub = Hub.create(allow="vae", entry_points=False, devices=parse_inventory(""))
+    _, rows = api_fn(build_app(hub), "system_status")()
+    vae = next(row for row in rows if row[3] == "vae")
+    assert vae[8] == "4.4 MB" and vae[9] == "0"                      # estimated; not loaded yet
+    assert any(row[8] == 4_367_680 for row in hub.system_rows())     # `hub list --json` keeps the number
