@@ -3,7 +3,6 @@ Markdown), beside the measured "metrics" and the weights' "sha256"; `render` is 
 that writes every weights/<demo>/README.md from it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .. import weights
@@ -69,13 +68,3 @@ def write_card(directory: Path) -> None:
     """(Re)render weights/<demo>/README.md from its config.json; the weights are not touched."""
     directory = Path(directory)
     (directory / weights.CARD_FILE).write_text(render(weights.read_config(directory), directory))
-
-
-def adopt_card(directory: Path) -> None:
-    """Move a hand-written README.md's content into config.json as data, then render it."""
-    directory = Path(directory)
-    config = weights.read_config(directory)
-    if "card" not in config:
-        config["card"] = sections_of((directory / weights.CARD_FILE).read_text())
-        (directory / weights.CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-    write_card(directory)
