@@ -1,4 +1,4 @@
-"""`python -m hub list|train|evaluate`: the same three commands for every plugin."""
+"""`python -m hub list|train|evaluate`: the same three commands for every plugin, and any a plugin adds."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,17 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def add_plugin_commands(commands) -> None:
+    """The commands of the built-in and installed plugins (`register_commands`), after the hub's own."""
+    for name, (run, help, configure) in Hub.create().commands().items():
+        if name in commands.choices:
+            continue
+        sub = commands.add_parser(name, help=help, description=help)
+        if configure is not None:
+            configure(sub)
+        sub.set_defaults(run=run)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m hub", description=__doc__)
@@ -105,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=cmd_evaluate)
     for sub in commands.choices.values():
         add_plugin_flags(sub)
+    add_plugin_commands(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

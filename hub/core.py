@@ -170,6 +170,25 @@ class Hub:
         except (Exception, SystemExit) as error:  # noqa: BLE001
             self._failed(record, "hub_started", error)
 
+    def commands(self) -> dict[str, tuple]:
+        """name -> (run, help, configure) for every command a plugin adds (register_commands); a plugin
+        that fails here is marked failed and adds none."""
+        found: dict[str, tuple] = {}
+        for record in list(self.records.values()):
+            if record.status != "ok":
+                continue
+            added = {}
+            try:
+                self._call(record, "register_commands",
+                           register=lambda name, run, help="", configure=None: added.setdefault(
+                               name, (run, help, configure)))
+            except (Exception, SystemExit) as error:  # noqa: BLE001
+                self._failed(record, "register_commands", error)
+                continue
+            for name, command in added.items():
+                found.setdefault(name, command)
+        return found
+
     def _choose_device(self, key: str, size: int, devices: list[str]) -> str | None:
         demo_id, _, model = key.partition("/")
         demo = self.demos.get(demo_id)

@@ -17,6 +17,13 @@ def register_demos(register):
 
 
 @hookspec
+def register_commands(register):
+    """Call `register(name, run, help, configure)` for each `python -m hub NAME` command the plugin
+    adds: `configure(parser)` adds its arguments (argparse), `run(args)` does the work and returns an
+    exit code. Built-in and installed plugins only."""
+
+
+@hookspec
 def hub_started(hub):
     """Called once the hub is built (UI included), with the `Hub`. A plugin added after the start
     (`Hub.add_plugin`) still receives it, right after its own registration."""

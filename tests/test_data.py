@@ -22,7 +22,7 @@ def test_missing_data_says_what_and_where(tmp_path, monkeypatch):
     with pytest.raises(data.DataNotFound) as caught:
         data.dataset_dir("usps")
     message = str(caught.value)
-    assert "usps.npz" in message and data.ENV_VAR in message and "Canonical source" in message
+    assert "usps.npz" in message and data.ENV_VAR in message and "canonical source" in message and "python -m hub data download usps" in message
     assert str(tmp_path / "usps") in message
 
 

@@ -176,6 +176,25 @@ def test_hub_started_reaches_plugins_added_after_the_start(tmp_path, doubler_wei
     assert late.seen == [hub] and "late" in hub.demos
 
 
+def test_plugin_commands_are_collected_and_a_failing_one_adds_none():
+    class Greets:
+        @hookimpl
+        def register_commands(self, register):
+            register("greet", lambda args: 0, help="say hello")
+
+    class Breaks:
+        @hookimpl
+        def register_commands(self, register):
+            raise RuntimeError("no commands today")
+
+    hub = make_hub(builtin=False)
+    hub.add_plugin(Greets(), "greets")
+    hub.add_plugin(Breaks(), "breaks")
+    commands = hub.commands()
+    assert list(commands) == ["greet"] and commands["greet"][1] == "say hello"
+    assert hub.records["breaks"].status == "error" and hub.records["breaks"].stage == "register_commands"
+
+
 def test_choose_device_hook_overrides_best_fit(tmp_path, doubler_weights):
     class PreferSecondGpu:
         @hookimpl

@@ -15,7 +15,7 @@ from ..specs import lazy
 # module is used as a namespace
 SURFACE = {
     # namespaces
-    "data": "data", "training": "training", "adversarial": "adversarial", "evaluator": "evaluator",
+    "data": "data", "download": "download", "training": "training", "adversarial": "adversarial", "evaluator": "evaluator",
     "likelihood": "likelihood", "cards": "cards",
     # checking what users send
     "integer": "inputs", "number": "inputs", "one_of": "inputs",

@@ -55,9 +55,9 @@ def dataset_dir(name: str) -> Path:
             return folder
         looked.append(str(folder))
     raise DataNotFound(
-        f"Data set {name!r} not found. Looked in: {'; '.join(looked)}. "
-        f"Put {', '.join(files)} in a folder {name}/ under ${ENV_VAR} (or ../shared/data beside the project). "
-        f"Canonical source: {source}."
+        f"Data set {name!r} not found (looked in {'; '.join(looked)}). "
+        f"Fetch it with: python -m hub data download {name}  "
+        f"(or put {', '.join(files)} in a folder {name}/ under ${ENV_VAR}; canonical source: {source})."
     )
 
 
