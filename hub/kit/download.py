@@ -12,7 +12,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
-import io
 import os
 import shutil
 import tempfile
