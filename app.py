@@ -71,7 +71,7 @@ def main(argv=None) -> None:
     except ValueError as error:
         sys.exit(str(error))
 
-    from hub.ui import PAGE_JS, build_app   # gradio is imported only once the arguments are good
+    from hub.ui import PAGE_CSS, PAGE_JS, build_app   # gradio is imported only once the arguments are good
 
     hub = hub_from_args(args, pins=pins)
     app = build_app(hub, cache_ttl=args.cache_ttl)
@@ -81,7 +81,7 @@ def main(argv=None) -> None:
     # the hub's own flags, where Gradio's would name launch()'s.
     app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=False,
                max_file_size=max_file_size, state_session_capacity=args.max_sessions,
-               quiet=True, prevent_thread_lock=True, js=PAGE_JS)
+               quiet=True, prevent_thread_lock=True, js=PAGE_JS, css=PAGE_CSS)
     print(banner(app.local_url, app.share_url), flush=True)
     app.block_thread()
 

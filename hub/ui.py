@@ -31,6 +31,17 @@ PAGE_JS = """() => {
 }"""
 
 
+# Layout fixes for every tab: an image's label sits above the image, not over its top-left digits; table
+# headers break between words only; a refused input is said once, in the toast, not again as a red
+# "Error" over each output.
+PAGE_CSS = """
+[data-testid="block-label"].float { position: static; margin-bottom: 2px; }
+table th, table th * { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
+#system-table th, #system-table td { font-size: var(--text-sm); }
+[data-testid="status-tracker"]:has(> .error) { display: none; }
+"""
+
+
 class DemoContext:
     """What a plugin's `build_ui(ctx)` gets: the demo, a lazy model handle, and `ctx.on(...)`,
     which wires an event with a stable api_name, its device's queue and the hub's error handling."""
@@ -150,14 +161,23 @@ def readable_size(size: int) -> str:
     return f"{size} B" if size else "0"
 
 
+SHA_COLUMN = SYSTEM_COLUMNS.index("weights sha256")
+SYSTEM_COLUMN_WIDTHS = ["9%", "7%", "6%", "14%", "13%", "5%", "7%", "8%", "8%", "7%", "10%", "6%"]
+
+
 def shown_row(row: list) -> list:
-    """A System-tab row: the byte counts with their units (`hub list --json` keeps the numbers)."""
-    return [readable_size(value) if i in SIZE_COLUMNS else value for i, value in enumerate(row)]
+    """A System-tab row: the byte counts with their units, the SHA-256 cut to 12 digits, enough to tell
+    two files apart (`hub list --json` keeps the numbers and the whole digest)."""
+    shown = [readable_size(value) if i in SIZE_COLUMNS else value for i, value in enumerate(row)]
+    shown[SHA_COLUMN] = (shown[SHA_COLUMN] or "")[:12]
+    return shown
 
 
 def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, callable]:
     devices = gr.Markdown()
-    table = gr.Dataframe(headers=SYSTEM_COLUMNS, interactive=False, wrap=True, label="Plugins and demos")
+    table = gr.Dataframe(headers=SYSTEM_COLUMNS, interactive=False, wrap=True, label="Plugins and demos",
+                         max_height=10_000, elem_id="system-table",     # the whole list, no scrolling inside
+                         column_widths=SYSTEM_COLUMN_WIDTHS)            # and every column in view
     refresh = gr.Button("Refresh", size="sm")
 
     def current():

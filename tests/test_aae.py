@@ -11,7 +11,7 @@ from hub.core import Hub
 from hub.placement import parse_inventory
 from hub.ui import build_app
 from plugins.aae import load_aae
-from plugins.aae.demo import SIZE, AAEDemo, to_code, to_pixel
+from plugins.aae.demo import HEIGHT, LEFT, SIZE, TOP, WIDTH, AAEDemo, to_code, to_pixel
 from plugins.aae.model import PRIORS, AdversarialAutoencoder, sample_prior
 from plugins.aae.train import aae_step
 
@@ -72,7 +72,7 @@ def test_map_pixels_and_codes_are_inverse():
     z = np.array([[0.0, 0.0], [3.0, -2.0], [-6.5, 6.5]])
     for (x, y), code in zip(to_pixel(z), z):
         assert np.allclose(to_code(x, y), code)
-    assert np.allclose(to_pixel(np.zeros((1, 2))), [[SIZE / 2, SIZE / 2]])
+    assert np.allclose(to_pixel(np.zeros((1, 2))), [[LEFT + SIZE / 2, TOP + SIZE / 2]])
 
 
 # ---- the shipped models and the demo -----------------------------------------------------------
@@ -119,7 +119,9 @@ def action():
 @pytest.mark.parametrize("label", ["Mixture of 10 Gaussians", "Swiss roll"])
 def test_latent_map_puts_the_test_codes_on_the_prior(action, label):
     image, note = action("latent_map")(label, 1000)
-    assert image.shape == (SIZE + 24, SIZE, 3)
+    assert image.shape == (HEIGHT, WIDTH, 3)
+    axis = image[TOP + SIZE + 1:TOP + SIZE + 30, LEFT:LEFT + SIZE]
+    assert (axis < 128).any()                            # tick labels under the map: it has axes
     share = int(note.split("; ")[1].split("%")[0])
     assert share >= 95                                   # the codes landed where the prior lives
 
@@ -138,11 +140,13 @@ def click(index):
 
 def test_clicking_the_map_decodes_that_point_and_outside_is_refused():
     demo = AAEDemo(Hub.create(allow="aae", entry_points=False, devices=parse_inventory("")).handle("aae"))
-    image, where = demo.decode_point("Swiss roll", click([SIZE // 2, SIZE // 4]))
+    x, y = LEFT + SIZE // 2, TOP + SIZE // 4
+    image, where = demo.decode_point("Swiss roll", click([x, y]))
     assert image.shape == (168, 168) and image.max() > 100           # a digit, not an empty square
-    assert where == f"Decoded z = ({to_code(SIZE // 2, SIZE // 4)[0]:.2f}, {to_code(SIZE // 2, SIZE // 4)[1]:.2f})"
-    with pytest.raises(InputError, match="Click inside the map"):
-        demo.decode_point("Swiss roll", click([10, SIZE + 10]))
+    assert where == f"Decoded z = ({to_code(x, y)[0]:.2f}, {to_code(x, y)[1]:.2f})" == "Decoded z = (0.00, 3.50)"
+    for outside in ([LEFT + 10, TOP + SIZE + 10], [LEFT // 2, TOP + 10]):    # on the key, on the z2 axis
+        with pytest.raises(InputError, match="Click inside the map"):
+            demo.decode_point("Swiss roll", click(outside))
     with pytest.raises(InputError, match="Unknown prior"):
         demo.decode_point("Uniform", click([1, 1]))
 

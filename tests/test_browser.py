@@ -127,3 +127,61 @@ def test_a_caption_becomes_ranked_samples(page):
     page.locator("#t2i-gallery img").first.wait_for(timeout=60_000)
     assert page.locator("#t2i-gallery img").count() == 8
     page.get_by_text("The model read: ").filter(visible=True).first.wait_for(timeout=10_000)
+    gallery = page.locator("#t2i-gallery").bounding_box()
+    for image in page.locator("#t2i-gallery img").all():             # all eight in view, none cut off
+        box = image.bounding_box()
+        assert gallery["x"] <= box["x"] and box["x"] + box["width"] <= gallery["x"] + gallery["width"] + 1
+    captions = page.locator("#t2i-gallery .caption-label")
+    assert captions.count() == 8 and all(not truncated(caption) for caption in captions.all())
+    assert fits_sideways(page, "#t2i-ranking")
+
+
+# ---- layout: labels beside images, not over them; whole tables; one message for a refused input ----
+
+def truncated(locator) -> bool:
+    return locator.evaluate("e => e.scrollWidth > e.clientWidth + 1")
+
+
+def fits_sideways(page, table_id: str) -> bool:
+    """The table shows every column: nothing to scroll sideways, and no header cut or broken inside a word."""
+    return page.evaluate("""(id) => {
+      const table = document.querySelector(id);
+      const viewport = table.querySelector('.virtual-table-viewport');
+      if (viewport.scrollWidth > viewport.clientWidth + 1) return false;
+      return [...table.querySelectorAll('th .header')].every((h) => {
+        const words = h.textContent.trim().split(/\s+/).length;
+        const lines = Math.round(h.getBoundingClientRect().height / parseFloat(getComputedStyle(h).lineHeight));
+        return h.scrollWidth <= h.clientWidth + 1 && lines <= words;
+      });
+    }""", table_id)
+
+
+def test_an_image_label_sits_above_the_image_not_over_it(page):
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.get_by_role("tab", name="Generate").filter(visible=True).first.click()
+    page.get_by_role("button", name="Generate", exact=True).filter(visible=True).first.click()
+    image = page.locator("#gan-samples img")
+    image.wait_for(timeout=60_000)
+    label = page.locator("#gan-samples [data-testid='block-label']")
+    assert label.bounding_box()["y"] + label.bounding_box()["height"] <= image.bounding_box()["y"] + 1
+
+
+def test_the_system_and_compare_tables_show_every_column(page):
+    page.get_by_role("tab", name="System", exact=True).click()
+    page.locator("#system-table [role=gridcell]").filter(has_text="builtin").first.wait_for(timeout=10_000)
+    assert fits_sideways(page, "#system-table")
+    viewport = page.locator("#system-table .virtual-table-viewport")
+    assert not viewport.evaluate("e => e.scrollHeight > e.clientHeight + 1")       # no scrolling inside
+    page.get_by_role("tab", name="Compare", exact=True).click()
+    page.locator("#compare-table [role=columnheader]").first.wait_for(timeout=10_000)
+    assert fits_sideways(page, "#compare-table")
+
+
+def test_an_empty_canvas_is_said_once_with_no_error_boxes(page):
+    page.get_by_role("tab", name="PixelRNN · Diagonal BiLSTM", exact=True).click()
+    page.get_by_role("tab", name="Likelihood").filter(visible=True).first.click()
+    page.locator("#pixelrnn-diagonal-score").click()
+    message = page.get_by_text("The canvas is empty: draw a digit first.")
+    message.first.wait_for(timeout=30_000)
+    assert message.count() == 1
+    assert page.locator('[data-testid="status-tracker"] .error').filter(visible=True).count() == 0

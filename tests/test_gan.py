@@ -136,7 +136,10 @@ def test_cgan_draws_the_requested_digit(action):
 
 def test_infogan_code_sweep(action):
     sweep = action("infogan", "code_sweep")(0, "c2")
-    assert sweep.shape == (10 * 84 + 9 * 6, 9 * 84 + 8 * 6)
+    grid_height, grid_width = 10 * 84 + 9 * 6, 9 * 84 + 8 * 6
+    assert sweep.ndim == 3 and sweep.shape[0] > grid_height and sweep.shape[1] > grid_width
+    left, top = sweep.shape[1] - 8 - grid_width, sweep.shape[0] - 8 - grid_height
+    assert (sweep[:top, left:] < 128).any() and (sweep[top:, :left] < 128).any()   # column and row labels
 
 
 BAD_INPUTS = [

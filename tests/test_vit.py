@@ -13,6 +13,7 @@ from plugins.vit import TRAINED
 from plugins.vit.classifier import DigitClassifier, PretrainedClassifier
 from plugins.vit.demo import ROLLOUT, VIEW, ViTDemo
 from plugins.vit.model import ViT, attention_rollout
+from plugins.vit.calibration import expected_calibration_error, figures, fit_temperature
 from plugins.vit.train import random_affine, usps_as_mnist
 
 
@@ -156,9 +157,33 @@ def test_accuracy_recomputed_on_a_test_subset_from_the_shipped_weights():
     assert abs(result["usps_accuracy"] - full["usps_accuracy"]) < 0.05
 
 
+def test_temperature_scaling_recovers_the_temperature_that_made_the_labels():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(20_000, 10, generator=generator) * 3
+    labels = torch.multinomial((logits / 0.5).softmax(-1), 1, generator=generator)[:, 0]    # truth: T = 0.5
+    assert abs(fit_temperature(logits, labels) - 0.5) < 0.03
+    assert figures(logits, labels.numpy(), 0.5)["ece"] < 0.02 < figures(logits, labels.numpy(), 1.0)["ece"]
+
+
+def test_expected_calibration_error_by_hand():
+    probabilities = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    labels = np.array([0, 1, 0, 0])          # the 0.9 bin is right half the time, the 0.6 bin always
+    assert expected_calibration_error(probabilities, labels) == pytest.approx(0.5 * 0.4 + 0.5 * 0.4)
+
+
+def test_the_shipped_vit_is_calibrated_on_held_apart_images():
+    config = weights.read_config(weights.weights_dir("vit"))
+    metrics, calibration = config["metrics"], config["calibration"]
+    assert "held-apart" in calibration["fitted_on"] and 0 < calibration["temperature"] < 1     # label smoothing: T < 1
+    assert metrics["ece_after"] < metrics["ece_before"] / 5 and metrics["ece_after"] < 0.01
+    card = (weights.weights_dir("vit") / "README.md").read_text()
+    assert f"{100 * metrics['ece_before']:.2f}%" in card and f"**{100 * metrics['ece_after']:.2f}%**" in card
+
+
 def test_the_hub_serves_the_shipped_vit():
     action = plugin_actions("vit")
     top, patches, attention, note = action("vit", "classify_test_digit")(0, TRAINED, ROLLOUT, "average", 3)
     assert max(top, key=top.get) == "7" and note.startswith("Test digit 0, labelled 7")
+    assert top["7"] > 0.95                     # calibrated: no longer about 91% for a digit it is sure of
     with pytest.raises(gr.Error, match="Test image number"):
         action("vit", "classify_test_digit")(10_000, TRAINED, ROLLOUT, "average", 3)

@@ -23,7 +23,7 @@ SURFACE = {
     "grayscale_ink": "images", "to_mnist": "images", "binary_digit": "images", "to_signed": "images",
     "to_unit": "images", "unit_images": "images", "model_sample": "images",
     # showing images and likelihoods
-    "enlarge": "display", "tile": "display", "heat_map": "display", "verdict": "display",
+    "enlarge": "display", "tile": "display", "labelled_grid": "display", "heat_map": "display", "verdict": "display",
     "likelihood_plot": "display", "test_digits": "display", "grayscale_test_digits": "display",
     # input widgets
     "digit_sketchpad": "widgets", "image_upload": "widgets", "drawing_tab": "widgets",

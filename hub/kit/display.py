@@ -26,6 +26,34 @@ def tile(images: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
     return grid
 
 
+def labelled_grid(images: np.ndarray, columns: int, row_labels: list[str], column_labels: list[str],
+                  row_title: str = "", column_title: str = "", factor: int = 3) -> np.ndarray:
+    """A grid of [N, H, W] images in [0, 1] with a label beside each row and above each column, and a
+    title for each: RGB uint8 (a sweep reads as a table)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    cells = enlarge(tile(images, columns), factor)
+    h, w = images.shape[1:]
+    step_y, step_x = (h + 2) * factor, (w + 2) * factor          # tile() leaves a 2-pixel gap
+    font = ImageFont.load_default(size=14)
+    left = 16 + max(int(font.getlength(label)) for label in row_labels) + (22 if row_title else 0)
+    top = 26 + (22 if column_title else 0)
+    canvas = Image.new("RGB", (left + cells.shape[1] + 8, top + cells.shape[0] + 8), "white")
+    canvas.paste(Image.fromarray(cells).convert("RGB"), (left, top))
+    draw = ImageDraw.Draw(canvas)
+    for c, label in enumerate(column_labels):
+        draw.text((left + c * step_x + w * factor / 2, top - 6), label, fill="black", font=font, anchor="md")
+    for r, label in enumerate(row_labels):
+        draw.text((left - 8, top + r * step_y + h * factor / 2), label, fill="black", font=font, anchor="rm")
+    if column_title:
+        draw.text((left + cells.shape[1] / 2, 4), column_title, fill="black", font=font, anchor="mt")
+    if row_title:
+        title = Image.new("RGB", (cells.shape[0], 20), "white")
+        ImageDraw.Draw(title).text((cells.shape[0] / 2, 2), row_title, fill="black", font=font, anchor="mt")
+        canvas.paste(title.rotate(90, expand=True), (2, top))
+    return np.asarray(canvas)
+
+
 def percentile_of(value: float, percentiles: dict[str, float]) -> float:
     """Where `value` falls among the stored validation percentiles, by linear interpolation."""
     points = sorted((float(p), v) for p, v in percentiles.items())

@@ -56,7 +56,7 @@ class PixelByPixelDemo:
         yield from self._stream(count, torch.Generator().manual_seed(seed), prefix=prefix)
 
     def _stream(self, count: int, generator: torch.Generator, prefix: torch.Tensor | None):
-        columns = min(count, 8)
+        columns = min(count, 4 if count <= 16 else 8)     # digits big enough to see
         done = 0 if prefix is None else prefix.shape[1]
         x = torch.zeros(count, SIDE * SIDE)
         if prefix is not None:

@@ -2,7 +2,7 @@
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from hub import InputError
 from hub.kit import enlarge, integer, number, test_digits, tile
@@ -10,18 +10,45 @@ from hub.kit import enlarge, integer, number, test_digits, tile
 from .model import sample_prior
 
 EXTENT = 7.0                 # the map shows z in [-EXTENT, EXTENT]^2
-SIZE = 420                   # pixels
+SIZE = 420                   # pixels of the map itself
+LEFT, TOP, AXIS, KEY = 44, 10, 34, 24      # margins: the z2 axis, above, the z1 axis, the colour key
+WIDTH, HEIGHT = LEFT + SIZE + 12, TOP + SIZE + AXIS + KEY
+TICKS = range(-6, 7, 2)
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 ANY = "any"
 LABELS = {"mixture": "Mixture of 10 Gaussians", "swiss_roll": "Swiss roll"}
 
 
 def to_pixel(z: np.ndarray) -> np.ndarray:
-    return np.stack([(z[:, 0] + EXTENT) / (2 * EXTENT) * SIZE, (EXTENT - z[:, 1]) / (2 * EXTENT) * SIZE], 1)
+    """Codes -> pixel positions on the whole picture (margins included)."""
+    return np.stack([LEFT + (z[:, 0] + EXTENT) / (2 * EXTENT) * SIZE,
+                     TOP + (EXTENT - z[:, 1]) / (2 * EXTENT) * SIZE], 1)
 
 
 def to_code(x: float, y: float) -> tuple[float, float]:
-    return -EXTENT + x / SIZE * 2 * EXTENT, EXTENT - y / SIZE * 2 * EXTENT
+    return -EXTENT + (x - LEFT) / SIZE * 2 * EXTENT, EXTENT - (y - TOP) / SIZE * 2 * EXTENT
+
+
+def on_map(x: float, y: float) -> bool:
+    return LEFT <= x < LEFT + SIZE and TOP <= y < TOP + SIZE
+
+
+def draw_axes(draw: ImageDraw.ImageDraw) -> None:
+    """A frame round the map, ticks every 2 units on both axes, the axis names z1 and z2, and the colour key."""
+    font = ImageFont.load_default(size=12)
+    draw.rectangle((LEFT, TOP, LEFT + SIZE, TOP + SIZE), outline="#606060")
+    for value in TICKS:
+        (x, y), = to_pixel(np.array([[value, value]], np.float32))
+        draw.line((x, TOP + SIZE, x, TOP + SIZE + 5), fill="#606060")
+        draw.text((x, TOP + SIZE + 7), str(value), fill="black", font=font, anchor="mt")
+        draw.line((LEFT - 5, y, LEFT, y), fill="#606060")
+        draw.text((LEFT - 8, y), str(value), fill="black", font=font, anchor="rm")
+    draw.text((LEFT + SIZE / 2, TOP + SIZE + 21), "z1", fill="black", font=font, anchor="mt")
+    draw.text((4, TOP + SIZE / 2), "z2", fill="black", font=font, anchor="lm")
+    key_y = TOP + SIZE + AXIS + 6
+    for digit, colour in enumerate(PALETTE):
+        draw.rectangle((LEFT + 41 * digit, key_y, LEFT + 12 + 41 * digit, key_y + 12), fill=colour)
+        draw.text((LEFT + 16 + 41 * digit, key_y), str(digit), fill="black", font=font)
 
 
 def prior_name(label) -> str:
@@ -44,15 +71,15 @@ class AAEDemo:
             model.eval()
             device = next(model.parameters()).device
             codes = model.encode(torch.from_numpy(x[pick].astype(np.float32)).to(device)).cpu().numpy()
-        canvas = Image.new("RGB", (SIZE, SIZE + 24), "white")
+        canvas = Image.new("RGB", (WIDTH, HEIGHT), "white")
         draw = ImageDraw.Draw(canvas)
+        draw_axes(draw)
         for px, py in to_pixel(sample_prior(prior, 3000, torch.Generator().manual_seed(0)).numpy()):
-            draw.point((px, py), fill="#c8c8c8")
+            if on_map(px, py):
+                draw.point((px, py), fill="#c8c8c8")
         for (px, py), digit in zip(to_pixel(codes), y[pick]):
-            draw.ellipse((px - 2, py - 2, px + 2, py + 2), fill=PALETTE[digit])
-        for digit, colour in enumerate(PALETTE):
-            draw.rectangle((8 + 41 * digit, SIZE + 6, 20 + 41 * digit, SIZE + 18), fill=colour)
-            draw.text((24 + 41 * digit, SIZE + 6), str(digit), fill="black")
+            if on_map(px, py):
+                draw.ellipse((px - 2, py - 2, px + 2, py + 2), fill=PALETTE[digit])
         inside = np.abs(codes).max(1) <= EXTENT
         return np.asarray(canvas), (f"{count} test digits encoded; {100 * inside.mean():.0f}% fall inside the map. "
                                     "Grey: samples of the prior. Click anywhere on the map to decode that point.")
@@ -65,9 +92,9 @@ class AAEDemo:
         index = click.get("index") if isinstance(click, dict) else None
         if not isinstance(index, (list, tuple)) or len(index) != 2:
             raise InputError("Click a point on the map.")
-        x, y = (number(value, "The clicked point's coordinate", 0, SIZE + 24) for value in index)
-        if x >= SIZE or y >= SIZE:
-            raise InputError("Click inside the map, above the colour key.")
+        x, y = number(index[0], "The clicked point's x", 0, WIDTH), number(index[1], "The clicked point's y", 0, HEIGHT)
+        if not on_map(x, y):
+            raise InputError("Click inside the map's frame (between the axes).")
         z = torch.tensor([to_code(x, y)], dtype=torch.float32)
         with self.models.use(prior) as model, torch.no_grad():
             model.eval()

@@ -127,7 +127,9 @@ and Stop ends it once the model being measured is done.""")
         go = gr.Button("Compare", variant="primary")
         stop = gr.Button("Stop", variant="stop")
     progress = gr.Markdown(elem_id="compare-progress")
-    table = gr.Dataframe(headers=COLUMNS, interactive=False, label="Figures (FLD and shares on these digits)")
+    table = gr.Dataframe(headers=COLUMNS, interactive=False, label="Figures (FLD and shares on these digits)",
+                         wrap=True, column_widths=["19%", "19%", "13%", "13%", "13%", "12%", "11%"],
+                         elem_id="compare-table")
     gallery = gr.Gallery(label="Samples (the first 32 of each)", columns=3, height="auto")
 
     def run(chosen, n, seed):

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from hub import InputError
-from hub.kit import enlarge, integer, number, tile, to_unit
+from hub.kit import enlarge, integer, labelled_grid, number, tile, to_unit
 
 from . import paper
 from .infogan import DIGITS
@@ -84,7 +84,11 @@ class GANDemo:
             latent = torch.cat([z, torch.nn.functional.one_hot(category, DIGITS).float().to(z), codes.to(z)], 1)
             model.eval()
             images = to_unit(model.generate(latent)[:, 0])
-        return grid(images, len(values))
+        matched = self.digit_of_category is not None
+        rows_shown = [f"{k} -> {self.digit_of_category[k]}" if matched else str(k) for k in rows.tolist()]
+        return labelled_grid(images.cpu().numpy(), len(values), rows_shown, [f"{v:+.1f}" for v in values.tolist()],
+                             row_title="category c1 -> its matched digit" if matched else "category c1",
+                             column_title=f"{code} (trained on -1 to +1; the outer columns extrapolate)")
 
 
 def build_ui(ctx) -> None:

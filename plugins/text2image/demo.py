@@ -50,7 +50,7 @@ class Text2ImageDemo:
             p_named = probabilities[i, read.digit] if read.digit is not None else probabilities[i].max()
             t, s = describe(thickness[i], slant[i])
             rows.append([rank, reads, round(float(p_named), 3), t, s, f"{int(met[i])} of {named}", round(float(scores[i]), 3)])
-            gallery.append((enlarge(images[i], 4), f"#{rank}: reads {reads}, score {scores[i]:.2f}"))
+            gallery.append((enlarge(images[i], 4), f"#{rank}: a {reads}, {scores[i]:.2f}"))
         return gallery, rows, tokens[order[0]].tolist(), self.reading_note(read, model.captions.known_words())
 
     @staticmethod
@@ -99,8 +99,11 @@ def build_ui(ctx) -> None:
                 go = gr.Button("Generate", variant="primary", elem_id="t2i-generate")
             with gr.Column(scale=2):
                 note = gr.Markdown()
-                gallery = gr.Gallery(label="Samples, best first", columns=8, height="auto", elem_id="t2i-gallery")
-                ranking = gr.Dataframe(headers=RANKING_COLUMNS, label="Re-ranking (evaluator and measurements)")
+                gallery = gr.Gallery(label="Samples, best first (the digit the evaluator reads, the score)",
+                                     columns=4, height="auto", elem_id="t2i-gallery")
+                ranking = gr.Dataframe(headers=RANKING_COLUMNS, label="Re-ranking (evaluator and measurements)",
+                                       wrap=True, column_widths=["8%", "13%", "13%", "17%", "21%", "14%", "14%"],
+                                       elem_id="t2i-ranking")
                 tokens = gr.Dataframe(label="Image tokens of the top sample (7 x 7 codes, row by row)")
         ctx.on(go.click, "generate", demo.generate, [caption, count, temperature, top_k, seed],
                [gallery, ranking, tokens, note])

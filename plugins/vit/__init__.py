@@ -22,7 +22,8 @@ def load_classifier(directory=None):
     from .classifier import DigitClassifier
     from .model import ViT
 
-    return DigitClassifier(load_model(ViT, directory or weights_dir(DEMO_ID))[0])
+    model, config = load_model(ViT, directory or weights_dir(DEMO_ID))
+    return DigitClassifier(model, config.get("calibration", {}).get("temperature", 1.0))
 
 
 @hookimpl

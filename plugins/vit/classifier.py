@@ -38,8 +38,9 @@ class DigitClassifier(HoldsModule):
     fit in 20 x 20, centre of mass at the centre of 28 x 28)."""
     name = "ViT trained here (MNIST)"
 
-    def __init__(self, model: ViT):
-        self.model = model.eval()
+    def __init__(self, model: ViT, temperature: float = 1.0):
+        """`temperature`: the calibration's T (config.json), shown probabilities are softmax(logits / T)."""
+        self.model, self.temperature = model.eval(), temperature
         self.labels = [str(d) for d in range(10)]
 
     def digit(self, image) -> np.ndarray:
@@ -51,7 +52,7 @@ class DigitClassifier(HoldsModule):
         x = np.clip(np.asarray(x, np.float32), 0, 1)
         device = next(self.model.parameters()).device
         logits, attentions = self.model(torch.from_numpy(x)[None].to(device), return_attention=True)
-        probabilities = logits.softmax(-1)[0].cpu().tolist()
+        probabilities = (logits / self.temperature).softmax(-1)[0].cpu().tolist()
         return Reading(x, dict(zip(self.labels, probabilities)), [a[0].cpu() for a in attentions], self.model.grid)
 
 

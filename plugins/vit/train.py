@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from hub.kit import cards, data, evaluator, parameter_count, to_mnist, training, unit_images
 
+from . import calibration
 from .model import ViT
 
 MODEL = dict(patch_size=4, d_model=64, depth=6, heads=4, d_mlp=128, dropout=0.0)
@@ -44,19 +45,35 @@ def usps_as_mnist(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.stack([to_mnist(image) for image in x]))
 
 
-def evaluate(model, limit: int | None = None) -> dict:
-    """Accuracy on the MNIST test split and, out of distribution, on the USPS test digits.
-    `model` is the ViT, the demo's classifier, or the lazy handle when a pretrained model was added."""
+def evaluate(model, limit: int | None = None, temperature: float | None = None) -> dict:
+    """Accuracy on the MNIST test split and, out of distribution, on the USPS test digits; the
+    calibration of the shown probabilities on the same test digits, before (T = 1) and after
+    temperature scaling. `model` is the ViT (then pass `temperature`), the demo's classifier, or
+    the lazy handle when a pretrained model was added."""
     if hasattr(model, "use"):
         with model.use() as classifier:
             return evaluate(classifier, limit)
+    temperature = getattr(model, "temperature", temperature or 1.0)
     model = getattr(model, "model", model)
     x, y = data.mnist("test")
     x, y = data.spread_subset(x, limit), data.spread_subset(y, limit)
     with np.load(data.dataset_dir("usps") / "usps.npz") as usps:
         ux, uy = data.spread_subset(usps["x_test"], limit), data.spread_subset(usps["y_test"], limit)
-    return {"split": "test", "examples": len(x), "accuracy": round(accuracy(model, unit_images(x), y), 4),
-            "usps_examples": len(ux), "usps_accuracy": round(accuracy(model, usps_as_mnist(ux), uy), 4)}
+    logits = calibration.logits_of(model, unit_images(x))
+    before, after = calibration.figures(logits, y, 1.0), calibration.figures(logits, y, temperature)
+    return {"split": "test", "examples": len(x), "accuracy": round(float((logits.argmax(1).numpy() == y).mean()), 4),
+            "usps_examples": len(ux), "usps_accuracy": round(accuracy(model, usps_as_mnist(ux), uy), 4),
+            "temperature": round(temperature, 4), "ece_before": before["ece"], "ece_after": after["ece"],
+            "nll_before": before["nll"], "nll_after": after["nll"],
+            "mean_confidence_before": before["mean_confidence"], "mean_confidence_after": after["mean_confidence"]}
+
+
+def calibrate(model: ViT, x_valid: torch.Tensor, y_valid: np.ndarray) -> dict:
+    """Temperature scaling fitted on the held-apart images (never on the test split)."""
+    temperature = calibration.fit_temperature(calibration.logits_of(model, x_valid),
+                                              torch.from_numpy(np.asarray(y_valid, np.int64)))
+    return {"temperature": round(temperature, 4), "fitted_on": f"{len(x_valid):,} held-apart training images",
+            "bins": calibration.BINS}
 
 
 def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
@@ -79,13 +96,38 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     best = training.fit(model, (x_fit, y_fit), cfg, loss, lambda m: accuracy(m, x_valid, y_valid), generator, log,
                         out_dir=out_dir)
     model.load_state_dict(best["state"])
-    metrics = {**evaluate(model, limit), "held_apart_accuracy": round(best["valid"], 4)}
+    calibrated = calibrate(model, x_valid, y_valid)
+    metrics = {**evaluate(model, limit, calibrated["temperature"]), "held_apart_accuracy": round(best["valid"], 4)}
     log.info("test metrics %s", json.dumps(metrics))
-    config = {"model": {k: cfg[k] for k in MODEL}, "metrics": metrics,
+    config = {"model": {k: cfg[k] for k in MODEL}, "metrics": metrics, "calibration": calibrated,
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
                            "minutes": round(best["minutes"], 1), "parameters": parameter_count(model)}}
     cards.publish(out_dir, model, config, model_card(config))
     return metrics
+
+
+def held_apart() -> tuple[torch.Tensor, np.ndarray]:
+    x, y = data.mnist("train")
+    return unit_images(x[-evaluator.HELD_APART:]), y[-evaluator.HELD_APART:]
+
+
+def recalibrate(out_dir: Path) -> dict:
+    """Fit the temperature of already trained weights and rewrite their config and card (the weights'
+    bytes stay as they are): `python -m plugins.vit.train`."""
+    from hub import load_model
+
+    model, config = load_model(ViT, out_dir)
+    config["calibration"] = calibrate(model, *held_apart())
+    temperature = config["calibration"]["temperature"]
+    config["metrics"] = {**evaluate(model, None, temperature),
+                         "held_apart_accuracy": config["metrics"]["held_apart_accuracy"]}
+    if "subset_check" in config:
+        check = config["subset_check"]
+        check["metrics"] = evaluate(model, check["limit"], temperature)
+    digest = config.pop("sha256")
+    if cards.publish(out_dir, model, config, model_card(config)) != digest:
+        raise RuntimeError("re-saving the weights changed their bytes")
+    return config["metrics"]
 
 
 def model_card(config: dict) -> str:
@@ -117,6 +159,34 @@ AdamW (weight decay {t['weight_decay']}), lr {t['lr']} after a {t['warmup_epochs
 | USPS test accuracy ({m['usps_examples']:,} digits, never trained on) | {100 * m['usps_accuracy']:.2f}% |
 
 Published ViTs trained from scratch on MNIST reach about 99.5% (99.65% with augmentation).
-
+{calibration_section(config)}
 Reproduce: `python -m hub evaluate vit --json`.
 """
+
+
+def calibration_section(config: dict) -> str:
+    if "calibration" not in config:
+        return ""
+    m, c = config["metrics"], config["calibration"]
+    return f"""
+## Calibration
+Label smoothing ({config['training']['label_smoothing']}) trains the model never to be sure: before calibration it shows
+about 91% for every digit it is confident of. Temperature scaling (Guo et al. 2017) divides the logits
+by one number T, fitted by the negative log-likelihood on the {c['fitted_on']} (never on the test split): T = {c['temperature']}.
+The demo shows softmax(logits / T). On the {m['examples']:,} test images, {c['bins']} equal-width confidence bins:
+
+| | before (T = 1) | after (T = {c['temperature']}) |
+|---|---|---|
+| expected calibration error | {100 * m['ece_before']:.2f}% | **{100 * m['ece_after']:.2f}%** |
+| negative log-likelihood, nats | {m['nll_before']} | {m['nll_after']} |
+| mean confidence (accuracy {100 * m['accuracy']:.2f}%) | {100 * m['mean_confidence_before']:.2f}% | {100 * m['mean_confidence_after']:.2f}% |
+
+The temperature of these weights was fitted afterwards, without retraining: `python -m plugins.vit.train`
+(`python -m hub train vit` fits it at the end of training).
+"""
+
+
+if __name__ == "__main__":
+    from hub import weights_dir
+
+    print(json.dumps(recalibrate(weights_dir("vit")), indent=2))
