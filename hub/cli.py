@@ -83,8 +83,15 @@ def cmd_evaluate(args) -> int:
 
 
 def add_plugin_commands(commands) -> None:
-    """The commands of the built-in and installed plugins (`register_commands`), after the hub's own."""
-    for name, (run, help, configure) in Hub.create().commands().items():
+    """The commands of the built-in and installed plugins (`register_commands`), after the hub's own.
+    A plugin that fails here is reported by the command that runs next, not twice."""
+    hub_log = logging.getLogger("hub")
+    level, hub_log.level = hub_log.level, logging.CRITICAL
+    try:
+        found = Hub.create(strict=False).commands()
+    finally:
+        hub_log.setLevel(level)
+    for name, (run, help, configure) in found.items():
         if name in commands.choices:
             continue
         sub = commands.add_parser(name, help=help, description=help)

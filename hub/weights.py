@@ -143,6 +143,14 @@ def load_model(cls, directory: Path) -> tuple[torch.nn.Module, dict]:
     return model.eval(), config
 
 
+def write_config(directory: Path, config: dict) -> None:
+    """Rewrite config.json of a weights folder whose weights stay as they are (its "sha256" must match)."""
+    path = Path(directory) / CONFIG_FILE
+    if config.get("sha256") != sha256_of(Path(directory) / WEIGHTS_FILE):
+        raise WeightsError(f"{shown(path)}: the sha256 given is not that of the weights beside it")
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
 def save(directory: Path, module: torch.nn.Module, config: dict, dtype: torch.dtype | None = None) -> str:
     """Write model.safetensors and config.json (with the file's SHA-256). Returns the hash.
     `dtype=torch.float16` halves the file (floating tensors only); loading casts back to the model's dtype."""

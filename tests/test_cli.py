@@ -76,3 +76,4 @@ def test_evaluate_without_its_data_says_what_is_missing_in_one_line(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: Data set 'binarized_mnist' not found")
+    assert "Fetch it with: python -m hub data download binarized_mnist" in lines[0]

@@ -55,7 +55,8 @@ def labelled_grid(images: np.ndarray, columns: int, row_labels: list[str], colum
 
 
 def percentile_of(value: float, percentiles: dict[str, float]) -> float:
-    """Where `value` falls among the stored validation percentiles, by linear interpolation."""
+    """Where `value` falls among the stored validation percentiles ("0" the least likely digit, "100"
+    the most likely), by linear interpolation; 0 below all of them, 100 above."""
     points = sorted((float(p), v) for p, v in percentiles.items())
     if value <= points[0][1]:
         return points[0][0] * (0.5 if value < points[0][1] else 1.0)
@@ -66,13 +67,25 @@ def percentile_of(value: float, percentiles: dict[str, float]) -> float:
 
 
 def verdict(log_likelihood: float, percentiles: dict[str, float]) -> tuple[float, str]:
-    """(percentile among validation digits, plain-words verdict) for one image's log p(x)."""
-    rank = percentile_of(log_likelihood, percentiles)
-    if log_likelihood >= percentiles["5"]:
-        return rank, "typical: as likely as most MNIST digits"
-    if log_likelihood >= percentiles["0.1"]:
-        return rank, "unusual: less likely than 95% of validation digits"
-    return rank, "anomalous: less likely than 99.9% of validation digits; the model finds it very unlike MNIST"
+    """(percentile among validation digits, the verdict in words) for one image's log p(x). Both tails
+    are unusual: far less likely than the digits the model knows, or far *more* likely (raw likelihood
+    rewards simple images: a blank canvas scores higher than any real digit)."""
+    rank, p = percentile_of(log_likelihood, percentiles), percentiles
+    if log_likelihood < p["0"]:
+        return rank, ("anomalous: less likely than every validation digit; the model finds it very unlike "
+                      "MNIST")
+    if log_likelihood < p["0.1"]:
+        return rank, "anomalous: less likely than 99.9% of validation digits; the model finds it very unlike MNIST"
+    if log_likelihood < p["5"]:
+        return rank, f"unusual: only {rank:.1f}% of validation digits are less likely"
+    if log_likelihood <= p["99"]:
+        return rank, f"typical: as likely as most MNIST digits ({rank:.1f}% of validation digits are less likely)"
+    if log_likelihood <= p["100"]:
+        return rank, (f"unusually likely: more likely than {rank:.1f}% of validation digits (simple strokes, "
+                      "like a plain 1, are)")
+    return rank, ("unusual at the other end: more likely than every validation digit. Raw likelihood rewards "
+                  "simplicity, so an empty or nearly empty image scores higher than any real digit; a very high "
+                  "likelihood is no sign of a typical digit")
 
 
 def test_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -93,25 +106,27 @@ def available_test_split(load) -> tuple[np.ndarray, np.ndarray]:
 
 
 def likelihood_plot(log_px: float, reference: dict):
-    """The validation distribution of log p(x) as a box plot, with this image marked."""
+    """The validation distribution of log p(x) as a box plot (least and most likely digit marked),
+    with this image marked."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     p = reference
     fig, ax = plt.subplots(figsize=(6, 1.9))
-    ax.plot([p["0.1"], p["95"]], [0, 0], color="#888", lw=1)
+    ax.plot([p["0.1"], p["99.9"]], [0, 0], color="#888", lw=1)
     ax.plot([p["5"], p["95"]], [0, 0], color="#555", lw=3)
+    ax.plot([p["0"], p["100"]], [0, 0], "o", color="#555", ms=3)
     ax.add_patch(matplotlib.patches.Rectangle((p["25"], -0.25), p["75"] - p["25"], 0.5, color="#9ecae1"))
     ax.plot([p["50"]] * 2, [-0.25, 0.25], color="#08519c", lw=2)
-    for q in ("0.1", "1", "5"):
-        ax.annotate(f"{q}%", (p[q], 0), (p[q], 0.35), ha="center", fontsize=7, color="#555")
+    for q, name in (("0", "least"), ("5", "5%"), ("95", "95%"), ("100", "most")):
+        ax.annotate(name, (p[q], 0), (p[q], 0.35), ha="center", fontsize=7, color="#555")
     ax.axvline(log_px, color="#d62728", lw=2)
     ax.annotate("your image", (log_px, -0.45), ha="center", fontsize=8, color="#d62728")
-    low = min(log_px, p["0.1"]) - 10
-    ax.set_xlim(low, max(log_px, p["95"]) + 15)
+    ax.set_xlim(min(log_px, p["0"]) - 10, max(log_px, p["100"]) + 10)
     ax.set_ylim(-0.6, 0.6)
     ax.set_yticks([])
-    ax.set_xlabel("log p(x) in nats: validation digits (box: 25-75%, whiskers: 5-95% and 0.1%)")
+    ax.set_xlabel("log p(x) in nats of validation digits (box 25-75%, whiskers 5-95% and 0.1-99.9%, "
+                  "dots: least and most likely)", fontsize=8)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -38,5 +38,50 @@ def reference_percentiles(model, limit: int | None = None) -> dict:
     """Percentiles of log p(x) over the validation split: what "typical" looks like, for the
     demos' anomaly verdict (the test split stays for the final figure)."""
     x, _ = data.binarized_mnist("valid")
-    values = log_likelihoods(model, flat(data.spread_subset(x, limit))).numpy()
-    return {str(p): round(float(np.percentile(values, p)), 2) for p in (0.1, 1, 5, 25, 50, 75, 95)}
+    return percentiles_of(log_likelihoods(model, flat(data.spread_subset(x, limit))).numpy())
+
+
+# both tails: a digit far less likely than the model's validation digits is unusual, and so is one far
+# more likely (0 and 100 are the least and the most likely validation digit)
+PERCENTILES = (0, 0.1, 1, 5, 25, 50, 75, 95, 99, 99.9, 100)
+
+
+def percentiles_of(values: np.ndarray) -> dict:
+    """{"0": least, "0.1": ..., "100": most} of the validation log-likelihoods, what the verdict reads."""
+    return {str(p): round(float(np.percentile(values, p)), 2) for p in PERCENTILES}
+
+
+def refresh_reference(directory, percentiles: dict) -> dict:
+    """Store new validation percentiles in a shipped model's config.json and re-render its card; the
+    weights are not touched. Returns the config."""
+    from .. import weights
+    from . import cards
+
+    config = weights.read_config(directory)
+    key = "valid_log_likelihood_percentiles"
+    if isinstance(config[key], dict) and "values" in config[key]:       # the VAE's: {"k": ..., "values": ...}
+        config[key]["values"] = percentiles
+    else:
+        config[key] = percentiles
+    weights.write_config(directory, config)
+    cards.write_card(directory)
+    return config
+
+
+def main(demo_ids: list[str]) -> None:
+    """`python -m hub.kit.likelihood DEMO...`: recompute the validation percentiles of shipped models with
+    an exact likelihood (weights untouched)."""
+    from ..core import Hub
+    from ..weights import weights_dir
+
+    hub = Hub.create(entry_points=False)
+    for demo_id in demo_ids:
+        with hub.handle(demo_id).use() as model:
+            config = refresh_reference(weights_dir(demo_id), reference_percentiles(model))
+        print(demo_id, config["valid_log_likelihood_percentiles"], flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -75,11 +75,11 @@ class PixelByPixelDemo:
             per_pixel = model.log_prob_per_pixel(x)[0].cpu().numpy()
             reference = model.reference
         log_px = float(per_pixel.sum())
-        rank, text = verdict(log_px, reference)
+        _, text = verdict(log_px, reference)
         surprise = -per_pixel.reshape(SIDE, SIDE)
         worst = np.unravel_index(surprise.argmax(), surprise.shape)
         report = (f"**-log p(x) = {-log_px:.1f} nats** exactly ({-log_px / math.log(2) / x.shape[1]:.4f} bits per "
-                  f"pixel).\n\n**Verdict: {text}.** About {rank:.1f}% of validation digits are less likely.\n\n"
+                  f"pixel).\n\n**Verdict: {text}.**\n\n"
                   f"The map shows -log p(x_i | x_<i) for each pixel (brighter = more surprising); the most "
                   f"surprising pixel, row {worst[0]}, column {worst[1]}, cost {surprise.max():.1f} nats.")
         return enlarge(x.view(SIDE, SIDE).numpy()), heat_map(surprise, vmax=max(4.0, surprise.max())), report, \

@@ -41,10 +41,9 @@ class VAEDemo:
             log_px = importance_weighted(log_w).item()
             elbo = log_w.mean().item()               # the ELBO, averaged over the same samples
             reference = vae.reference         # validation log p(x) percentiles, from config.json
-        rank, text = verdict(log_px, reference)
+        _, text = verdict(log_px, reference)
         report = (f"**log p(x) ≥ {log_px:.1f} nats** (importance-weighted bound, k = {LIKELIHOOD_K}; "
-                  f"ELBO {elbo:.1f})\n\n**Verdict: {text}.** About {rank:.1f}% of validation digits are "
-                  f"less likely.\n\nA VAE is an *explicit* model: it scores any image, which is what "
+                  f"ELBO {elbo:.1f})\n\n**Verdict: {text}.**\n\nA VAE is an *explicit* model: it scores any image, which is what "
                   f"density estimation and anomaly detection need. A GAN can only sample.")
         return enlarge(x), enlarge(recon), report, likelihood_plot(log_px, reference)
 
