@@ -86,7 +86,8 @@ def add_plugin_commands(commands) -> None:
     """The commands of the built-in and installed plugins (`register_commands`), after the hub's own.
     A plugin that fails here is reported by the command that runs next, not twice."""
     hub_log = logging.getLogger("hub")
-    level, hub_log.level = hub_log.level, logging.CRITICAL
+    level = hub_log.level
+    hub_log.setLevel(logging.CRITICAL)
     try:
         found = Hub.create(strict=False).commands()
     finally:

@@ -177,11 +177,13 @@ class Hub:
         for record in list(self.records.values()):
             if record.status != "ok":
                 continue
-            added = {}
+            added: dict[str, tuple] = {}
+
+            def register(name: str, run, help: str = "", configure=None, added=added) -> None:
+                added.setdefault(name, (run, help, configure))
+
             try:
-                self._call(record, "register_commands",
-                           register=lambda name, run, help="", configure=None: added.setdefault(
-                               name, (run, help, configure)))
+                self._call(record, "register_commands", register=register)
             except (Exception, SystemExit) as error:  # noqa: BLE001
                 self._failed(record, "register_commands", error)
                 continue
