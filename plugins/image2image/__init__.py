@@ -1,0 +1,29 @@
+"""Image-to-image GANs: CycleGAN between MNIST and USPS digits, trained on unpaired images.
+
+Registration only describes the demos; torch models are built on first use.
+"""
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, load_model, weights_dir
+
+__version__ = "0.1.0"
+CYCLEGAN = "cyclegan"
+CYCLEGAN_DESCRIPTION = """**CycleGAN** (Zhu et al., 2017): two generators, G: MNIST -> USPS and F: USPS -> MNIST,
+each judged by a discriminator of its target style, and trained on **unpaired** digits: no MNIST digit
+is ever shown with a USPS counterpart. What ties a digit to its translation is the cycle: F(G(x)) must
+give x back, and G(F(y)) must give y back (the paper's horse that must become a zebra and then the same
+horse again). USPS digits fill their frame, MNIST digits sit in a 20 x 20 box: the style to learn is
+the layout as well as the stroke."""
+
+
+def load_cyclegan(directory=None):
+    from .cyclegan import CycleGAN
+
+    return load_model(CycleGAN, directory or weights_dir(CYCLEGAN))[0]
+
+
+@hookimpl
+def register_demos(register):
+    register(DemoSpec(id=CYCLEGAN, title="CycleGAN", description=CYCLEGAN_DESCRIPTION, group="Implicit models",
+                      build_ui=lazy(f"{__name__}.cyclegan_demo", "build_ui"),
+                      models=[ModelSpec(CYCLEGAN, load_cyclegan, weights_dir(CYCLEGAN))],
+                      train=lazy(f"{__name__}.train_cyclegan", "train"),
+                      evaluate=lazy(f"{__name__}.train_cyclegan", "evaluate")))

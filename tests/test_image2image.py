@@ -1,0 +1,85 @@
+"""CycleGAN between MNIST and USPS: the nets and losses on tiny models, the domains as ADDA/CyCADA set
+them up, and the demo's answers to good and bad input."""
+import numpy as np
+import pytest
+import torch
+from helpers import OneModel
+
+from hub import InputError
+from plugins.image2image import domains
+from plugins.image2image.cyclegan import CycleGAN, ImageHistory, lsgan_discriminator_loss, lsgan_generator_loss
+from plugins.image2image.cyclegan_demo import TO_MNIST, TO_USPS, CycleGANDemo, fill_frame
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return CycleGAN(width=4, blocks=1, critic_width=4)
+
+
+def test_generators_keep_the_shape_and_the_range_and_critics_score_patches(tiny):
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    assert tiny.G(x).shape == tiny.F(x).shape == (3, 1, 28, 28) and tiny.G(x).abs().max() <= 1
+    assert tiny.D_X(x).shape == tiny.D_Y(x).shape == (3, 1, 5, 5)
+    assert tiny.translate(torch.rand(2, 28, 28), "usps").shape == (2, 28, 28)
+
+
+def test_least_squares_losses_by_hand():
+    assert lsgan_discriminator_loss(torch.ones(4), torch.zeros(4)) == 0           # a perfect critic
+    assert lsgan_discriminator_loss(torch.zeros(4), torch.ones(4)) == 1
+    assert lsgan_generator_loss(torch.ones(4)) == 0 and lsgan_generator_loss(torch.zeros(4)) == 1
+
+
+def test_the_cycle_term_is_lambda_times_the_round_trip_error(tiny):
+    x, y = torch.rand(2, 1, 28, 28) * 2 - 1, torch.rand(2, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        plain, parts = tiny.generator_loss(x, y, cycle_weight=0.0)
+        weighted, _ = tiny.generator_loss(x, y, cycle_weight=10.0)
+        cycle = (tiny.F(tiny.G(x)) - x).abs().mean() + (tiny.G(tiny.F(y)) - y).abs().mean()
+        with_identity, _ = tiny.generator_loss(x, y, cycle_weight=0.0, identity_weight=1.0)
+    assert torch.allclose(weighted - plain, 10 * cycle, atol=1e-5) and parts["cycle"] == pytest.approx(cycle.item(), abs=1e-5)
+    assert with_identity > plain
+
+
+def test_the_history_mixes_old_fakes_in_once_full():
+    history, generator = ImageHistory(size=4), torch.Generator().manual_seed(0)
+    first = torch.zeros(4, 1, 2, 2)
+    assert torch.equal(history.mix(first, generator), first)          # filling up: this step's fakes
+    mixed = history.mix(torch.ones(64, 1, 2, 2), generator)
+    assert 0 < (mixed.flatten(1).mean(1) == 0).sum() <= 4              # some of the old ones come back
+
+
+def test_usps_is_upscaled_to_fill_the_frame_and_mnist_stays_in_its_box():
+    usps, _ = domains.usps("test")
+    mnist, _ = domains.mnist("test")
+    assert usps.shape[1:] == mnist.shape[1:] == (28, 28) and 0 <= usps.min() and usps.max() <= 1
+
+    def ink_height(images):
+        rows = (images[:200] > 0.3).any(2)
+        return np.mean([np.ptp(np.nonzero(r)[0]) + 1 for r in rows])
+
+    assert ink_height(mnist) < 21 < ink_height(usps)
+
+
+def test_fill_frame_scales_a_small_drawing_up():
+    gray = np.zeros((280, 280), np.float32)
+    gray[100:180, 130:150] = 1
+    filled = fill_frame(gray)
+    assert filled.shape == (28, 28) and (filled[0] > 0.5).any() and (filled[-1] > 0.5).any()
+
+
+def test_the_demo_round_trip_and_its_messages(tiny, tmp_path):
+    demo = CycleGANDemo(OneModel(tiny))
+    picture, note = demo.test_digit(3, TO_USPS)
+    assert picture.ndim == 3 and "mean cycle error" in note and "labelled" in note
+    assert demo.grid(TO_MNIST, 0).ndim == 3
+    with pytest.raises(InputError, match="Test image number"):
+        demo.test_digit(5000, TO_MNIST)                               # USPS has 2,007 test digits
+    with pytest.raises(InputError, match="empty"):
+        demo.drawing(np.zeros((280, 280, 4), np.uint8), TO_USPS)
+    with pytest.raises(InputError, match="Direction"):
+        demo.drawing(None, "sideways")
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("hello")
+    with pytest.raises(InputError):
+        demo.drawing(str(not_an_image), TO_MNIST)
