@@ -9,8 +9,8 @@ from helpers import evaluate_subset, plugin_actions
 from hub import weights
 from hub.kit import data
 from hub import InputError
-from plugins.text2image.captions import (MAX_WORDS, CaptionTokenizer, measure, random_caption, slant_word,
-                                         thickness_word)
+from hub.kit.strokes import measure, slant_word, thickness_word
+from plugins.text2image.captions import MAX_WORDS, CaptionTokenizer, random_caption
 from plugins.text2image.model import GRID, VQVAE, SmallDallE
 from plugins.text2image.train import rerank_scores
 

@@ -1,13 +1,6 @@
-"""Captions of MNIST digits: the label plus two properties measured on the image itself, so that a
-generated image can be checked against the words it was asked for.
-
-    thickness = 2 * ink area / ink edges   (a stroke of width w and length l has area w*l and about 2l
-                                            edges: the mean stroke width in pixels)
-    slant     = -cov(column, row) / var(row) over the ink  (how many columns the ink moves right per
-                                            row upwards: the shear that would make the digit upright)
-
-The bands below sit near the quartiles of the training digits (the model card gives the share of test
-digits in each band); a digit between two bands gets no word for that property.
+"""Captions of MNIST digits: the label plus two properties measured on the image itself (stroke
+thickness and slant, `hub.kit.strokes`), so that a generated image can be checked against the words it
+was asked for. The model card gives the share of test digits in each band.
 """
 from __future__ import annotations
 
@@ -17,10 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hub import InputError
+from hub.kit import strokes
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-THIN_BELOW, THICK_ABOVE = 1.65, 2.35                      # pixels of stroke width
-LEFT_BELOW, UPRIGHT_WITHIN, RIGHT_ABOVE = -0.1, 0.1, 0.3  # columns per row
 SLANT_PHRASES = {"left": ["slanted to the left", "leaning left"], "right": ["slanted to the right", "leaning right"],
                  "upright": ["upright", "standing upright"]}
 TEMPLATES = ["{digit}", "a {thickness} {digit}", "a {digit} {slant}", "a {thickness} {digit} {slant}",
@@ -30,39 +22,12 @@ MAX_WORDS = 8                    # caption positions the transformer reads
 MAX_CHARACTERS = 500
 
 
-def measure(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(thickness, slant) of each image in [N, 28, 28] (uint8 or floats in [0, 1])."""
-    x = np.asarray(images, np.float32).reshape(-1, 28, 28)
-    x = x / 255 if x.max() > 1 else x
-    ink = x > 0.5
-    edges = (ink[:, 1:] != ink[:, :-1]).sum((1, 2)) + (ink[:, :, 1:] != ink[:, :, :-1]).sum((1, 2))
-    thickness = 2 * ink.sum((1, 2)) / np.maximum(edges, 1)
-    rows, cols = np.mgrid[0:28, 0:28]
-    mass = x / np.maximum(x.sum((1, 2), keepdims=True), 1e-6)
-    row_mean, col_mean = (mass * rows).sum((1, 2), keepdims=True), (mass * cols).sum((1, 2), keepdims=True)
-    row_var = (mass * (rows - row_mean) ** 2).sum((1, 2))
-    covariance = (mass * (rows - row_mean) * (cols - col_mean)).sum((1, 2))
-    return thickness, -covariance / np.maximum(row_var, 1e-6)
-
-
-def thickness_word(thickness: float) -> str | None:
-    return "thin" if thickness < THIN_BELOW else "thick" if thickness > THICK_ABOVE else None
-
-
-def slant_word(slant: float) -> str | None:
-    if slant < LEFT_BELOW:
-        return "left"
-    if abs(slant) <= UPRIGHT_WITHIN:
-        return "upright"
-    return "right" if slant > RIGHT_ABOVE else None
-
-
 def random_caption(digit: int, thickness: float, slant: float, rng: np.random.Generator) -> str:
     """One of the templates, filled with what was measured; properties left out at random, so that a
     caption may name only the digit (the model then draws any thickness and slant)."""
     words = {"digit": DIGIT_WORDS[digit] if rng.random() < 0.5 else str(digit),
-             "thickness": thickness_word(thickness) if rng.random() < 0.7 else None,
-             "slant": slant_word(slant) if rng.random() < 0.7 else None}
+             "thickness": strokes.thickness_word(thickness) if rng.random() < 0.7 else None,
+             "slant": strokes.slant_word(slant) if rng.random() < 0.7 else None}
     if words["slant"]:
         words["slant"] = SLANT_PHRASES[words["slant"]][rng.integers(2)]
     usable = [t for t in TEMPLATES if all(words[k] for k in re.findall(r"{(\w+)}", t))]

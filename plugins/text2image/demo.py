@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub.kit import enlarge, evaluator, grayscale_test_digits, integer, number, unit_images
+from hub.kit import enlarge, evaluator, grayscale_test_digits, integer, number, strokes, unit_images
 
-from .captions import measure, slant_word, thickness_word
 from .train import properties_met, property_checks, rerank_scores
 
 EXAMPLES = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
@@ -15,8 +14,8 @@ RANKING_COLUMNS = ["rank", "evaluator reads", "p(named digit)", "thickness (px)"
 
 
 def describe(thickness: float, slant: float) -> tuple[str, str]:
-    return (f"{thickness:.2f} ({thickness_word(thickness) or 'medium'})",
-            f"{slant:+.2f} ({slant_word(slant) or 'between bands'})")
+    return (f"{thickness:.2f} ({strokes.thickness_word(thickness) or 'medium'})",
+            f"{slant:+.2f} ({strokes.slant_word(slant) or 'between bands'})")
 
 
 class Text2ImageDemo:
@@ -39,7 +38,7 @@ class Text2ImageDemo:
                                           temperature, top_k)
         images, tokens = images.cpu().numpy(), tokens.cpu().numpy()
         _, probabilities = evaluator.outputs(evaluator.load(), images)
-        thickness, slant = measure(images)
+        thickness, slant = strokes.measure(images)
         checks = property_checks((thickness, slant), read.thickness, read.slant)
         named, met = len(checks), properties_met(checks, count)
         scores = rerank_scores(probabilities, read.digit, met, named)

@@ -10,10 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hub.kit import cards, data, evaluator, parameter_count, training, unit_images
+from hub.kit import cards, data, evaluator, parameter_count, strokes, training, unit_images
 
-from .captions import (LEFT_BELOW, MAX_WORDS, RIGHT_ABOVE, TEMPLATES, THICK_ABOVE, THIN_BELOW, UPRIGHT_WITHIN, measure,
-                       random_caption, slant_word, thickness_word)
+from .captions import MAX_WORDS, TEMPLATES, random_caption
 from .model import SmallDallE
 
 MODEL = dict(codes=128, code_dim=32, channels=64, d_model=128, depth=4, heads=4, d_ff=512, dropout=0.1)
@@ -103,7 +102,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     model.vqvae.requires_grad_(False)
 
     def measured(images, labels):
-        thickness, slant = measure(images)
+        thickness, slant = strokes.measure(images)
         return (encode_all(model.vqvae, unit_images(images)), torch.from_numpy(labels.astype(np.int64)),
                 torch.from_numpy(thickness), torch.from_numpy(slant))
     prior_best = train_prior(model, measured(x[fit_part][:limit], y[fit_part][:limit]),
@@ -151,12 +150,12 @@ def rerank_scores(probabilities: np.ndarray, digit: int | None, met: np.ndarray,
 def property_checks(measured: tuple[np.ndarray, np.ndarray], thickness: str | None,
                     slant: str | None) -> dict[str, np.ndarray]:
     """For each property the caption names (by its word), whether each image's measurement
-    (`measure(images)`) falls in that word's band."""
+    (`strokes.measure(images)`) falls in that word's band."""
     checks = {}
     if thickness:
-        checks[thickness] = np.array([thickness_word(t) == thickness for t in measured[0]])
+        checks[thickness] = np.array([strokes.thickness_word(t) == thickness for t in measured[0]])
     if slant:
-        checks[slant] = np.array([slant_word(s) == slant for s in measured[1]])
+        checks[slant] = np.array([strokes.slant_word(s) == slant for s in measured[1]])
     return checks
 
 
@@ -194,16 +193,16 @@ def evaluate(model, limit: int | None = None) -> dict:
         "evaluator_accuracy_on_originals": round(evaluator.accuracy(judge, images, y), 4),
         "codes_used": int(tokens.unique().numel()), "codes": model.vqvae.codes}}
     metrics["generation"] = generation_figures(model, judge, captions_of(x, y, seed=2), model.default_sampling())
-    thickness, slant = measure(x)
-    metrics["base_rates"] = {"thin": round(float(np.mean([thickness_word(t) == "thin" for t in thickness])), 4),
-                             "thick": round(float(np.mean([thickness_word(t) == "thick" for t in thickness])), 4),
-                             **{w: round(float(np.mean([slant_word(s) == w for s in slant])), 4)
+    thickness, slant = strokes.measure(x)
+    metrics["base_rates"] = {"thin": round(float(np.mean([strokes.thickness_word(t) == "thin" for t in thickness])), 4),
+                             "thick": round(float(np.mean([strokes.thickness_word(t) == "thick" for t in thickness])), 4),
+                             **{w: round(float(np.mean([strokes.slant_word(s) == w for s in slant])), 4)
                                 for w in ("left", "upright", "right")}}
     return metrics
 
 
 def captions_of(images: np.ndarray, labels: np.ndarray, seed: int) -> list[str]:
-    thickness, slant = measure(images)
+    thickness, slant = strokes.measure(images)
     rng = np.random.default_rng(seed)
     return [random_caption(int(d), float(t), float(s), rng) for d, t, s in zip(labels, thickness, slant)]
 
@@ -216,7 +215,7 @@ def generation_figures(model: SmallDallE, judge, captions: list[str], sampling: 
     match, top_match, agree = [], [], {w: [] for w in ("thin", "thick", "left", "upright", "right")}
     for caption, imgs, probs in zip(captions, images, probabilities):
         read = model.captions.read(caption)
-        checks = property_checks(measure(imgs), read.thickness, read.slant)
+        checks = property_checks(strokes.measure(imgs), read.thickness, read.slant)
         best = int(np.argmax(rerank_scores(probs, read.digit, properties_met(checks, per), len(checks))))
         match.extend(probs.argmax(1) == read.digit)
         top_match.append(probs[best].argmax() == read.digit)
@@ -248,9 +247,9 @@ blocks, d_model {c['d_model']}, {c['heads']} heads, d_ff {c['d_ff']}) over [{MAX
 ## Data and captions
 MNIST: both stages train on the first 50,000 training images and choose their epoch on the 10,000 held apart.
 Captions are built from the label and two properties measured on each image (`plugins/text2image/captions.py`):
-stroke thickness (2 x ink area / ink edges: "thin" under {THIN_BELOW} px, "thick" over {THICK_ABOVE} px) and slant
-(the ink's shear: "slanted to the left" under {LEFT_BELOW}, "upright" within +-{UPRIGHT_WITHIN}, "slanted to the right" over
-{RIGHT_ABOVE} columns per row), in {len(TEMPLATES)} templates, the digit as a word or a numeral, each property left out at random.
+stroke thickness (2 x ink area / ink edges: "thin" under {strokes.THIN_BELOW} px, "thick" over {strokes.THICK_ABOVE} px) and slant
+(the ink's shear: "slanted to the left" under {strokes.LEFT_BELOW}, "upright" within +-{strokes.UPRIGHT_WITHIN}, "slanted to the right" over
+{strokes.RIGHT_ABOVE} columns per row), in {len(TEMPLATES)} templates, the digit as a word or a numeral, each property left out at random.
 
 ## Training
 Exact command: `python -m hub train text2image` (seed {t['seed']}, 2 CPU threads).
