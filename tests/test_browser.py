@@ -1,7 +1,8 @@
 """A real browser (Debian's Chromium through Playwright) opens on the overview, draws a digit and sees the VAE's answer, uploads
 an image and loads a test digit into the upload for it, clicks
 the AAE's latent map and sees that point decoded, translates a sentence, draws a seven for the ViT,
-turns a caption into samples, and finds a broken plugin reported."""
+turns a caption into samples, translates a digit between MNIST and USPS styles, and finds a broken
+plugin reported; and checks the layout (labels, tables, one message for a refused input)."""
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]    # starts `python app.py`
@@ -135,6 +136,12 @@ def test_a_caption_becomes_ranked_samples(page):
     assert captions.count() == 8 and all(not truncated(caption) for caption in captions.all())
     assert fits_sideways(page, "#t2i-ranking")
 
+
+def test_cyclegan_translates_a_test_digit_and_back(page):
+    page.get_by_role("tab", name="CycleGAN", exact=True).click()
+    page.locator("#cyclegan-test").click()
+    page.locator("#cyclegan-note").filter(has_text="mean cycle error").wait_for(timeout=60_000)
+    assert page.locator("#cyclegan-result img").get_attribute("src")
 
 # ---- layout: labels beside images, not over them; whole tables; one message for a refused input ----
 

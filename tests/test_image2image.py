@@ -83,3 +83,38 @@ def test_the_demo_round_trip_and_its_messages(tiny, tmp_path):
     not_an_image.write_text("hello")
     with pytest.raises(InputError):
         demo.drawing(str(not_an_image), TO_MNIST)
+
+
+# ---- StarGAN: one generator for every domain ----
+
+def test_a_domain_code_is_one_hot_per_group_with_the_mask_of_its_label_set():
+    from plugins.image2image.stargan import CODE, SLICES, domain_code
+
+    strokes = domain_code("strokes", thickness=1, slant=torch.tensor([0, 2]))
+    assert strokes.shape == (2, CODE)
+    assert strokes[:, SLICES["thickness"]].tolist() == [[0, 1], [0, 1]]
+    assert strokes[:, SLICES["slant"]].tolist() == [[1, 0, 0], [0, 0, 1]]
+    assert strokes[:, SLICES["style"]].sum() == 0 and strokes[:, -2:].tolist() == [[1, 0], [1, 0]]
+    style = domain_code("style", style=1)
+    assert style[0, SLICES["style"]].tolist() == [0, 1] and style[0, -2:].tolist() == [0, 1]
+    assert style[0, SLICES["thickness"]].sum() == 0
+
+
+def test_stargan_losses_on_a_tiny_model():
+    from plugins.image2image.stargan import StarGAN, domain_code, gradient_penalty
+
+    torch.manual_seed(0)
+    model = StarGAN(width=4, blocks=1, critic_width=4)
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    own, target = domain_code("strokes", thickness=0, slant=1), domain_code("strokes", thickness=1, slant=2)
+    own, target = own.expand(3, -1), target.expand(3, -1)
+    src, cls = model.D(x)
+    assert src.shape == (3, 1, 3, 3) and cls.shape == (3, 7)
+    assert model.translate_signed(x, target).shape == (3, 1, 28, 28)
+    weights = {"gp": 10.0, "cls": 1.0, "rec": 10.0}
+    d_loss, d_parts = model.discriminator_loss(x, own, target, "strokes", weights)
+    g_loss, g_parts = model.generator_loss(x, own, target, "strokes", weights)
+    assert torch.isfinite(d_loss) and torch.isfinite(g_loss) and g_parts["reconstruction"] > 0
+    d_loss.backward()
+    assert all(p.grad is not None for p in model.D.parameters())
+    assert gradient_penalty(model.D, x, x) >= 0

@@ -37,10 +37,10 @@ class Generator(nn.Module):
     Two stride-2 steps, as in the paper, so the residual blocks work at 7 x 7 and see the whole digit
     (turning MNIST's 20 x 20 digit into USPS's frame-filling one is a change of the whole layout)."""
 
-    def __init__(self, width: int = 16, blocks: int = 4):
+    def __init__(self, width: int = 16, blocks: int = 4, in_channels: int = 1):
         super().__init__()
         self.net = nn.Sequential(
-            *conv_block(1, width, 7),
+            *conv_block(in_channels, width, 7),
             *conv_block(width, 2 * width, 3, stride=2),                                   # 28 -> 14
             *conv_block(2 * width, 4 * width, 3, stride=2),                               # 14 -> 7
             *[ResidualBlock(4 * width) for _ in range(blocks)],
