@@ -118,3 +118,38 @@ def test_stargan_losses_on_a_tiny_model():
     d_loss.backward()
     assert all(p.grad is not None for p in model.D.parameters())
     assert gradient_penalty(model.D, x, x) >= 0
+
+
+# ---- the shipped CycleGAN ----
+
+def shipped_cyclegan() -> dict:
+    from hub import weights
+
+    return weights.read_config(weights.weights_dir("cyclegan"))
+
+
+def test_shipped_cyclegan_weights_card_and_figures():
+    from hub import weights
+
+    directory, config = weights.weights_dir("cyclegan"), shipped_cyclegan()
+    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
+    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
+    m = config["metrics"]
+    assert m["mnist_examples"] == 10_000 and m["usps_examples"] == 2007
+    card = (directory / "README.md").read_text()
+    assert "python -m hub train cyclegan" in card
+    assert f"**{100 * m['adaptation_accuracy_mnist_to_usps']:.1f}%**" in card
+    for direction in ("mnist_to_usps", "usps_to_mnist"):
+        assert len(m[f"label_preservation_{direction}_per_digit"]) == 10
+        assert m[f"adaptation_accuracy_{direction}"] > m[f"source_only_accuracy_{direction}"]
+
+
+@pytest.mark.slow                # trains the protocol's classifiers again in a subprocess
+def test_the_quick_check_reproduces_the_shipped_subset_figures():
+    from helpers import evaluate_subset
+
+    check = shipped_cyclegan()["subset_check"]
+    result = evaluate_subset("cyclegan", check["limit"])
+    for key, value in check["metrics"].items():
+        if isinstance(value, float):
+            assert result[key] == pytest.approx(value, abs=0.03, rel=0.05), key
