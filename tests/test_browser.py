@@ -1,7 +1,8 @@
 """A real browser (Debian's Chromium through Playwright) opens on the overview, draws a digit and sees the VAE's answer, uploads
 an image and loads a test digit into the upload for it, clicks
 the AAE's latent map and sees that point decoded, translates a sentence, draws a seven for the ViT,
-turns a caption into samples, translates a digit between MNIST and USPS styles, and finds a broken
+turns a caption into samples, translates a digit between MNIST and USPS styles and into StarGAN's
+domains, and finds a broken
 plugin reported; and checks the layout (labels, tables, one message for a refused input)."""
 import pytest
 
@@ -142,6 +143,14 @@ def test_cyclegan_translates_a_test_digit_and_back(page):
     page.locator("#cyclegan-test").click()
     page.locator("#cyclegan-note").filter(has_text="mean cycle error").wait_for(timeout=60_000)
     assert page.locator("#cyclegan-result img").get_attribute("src")
+
+
+def test_stargan_renders_a_test_digit_in_a_target_domain(page):
+    page.get_by_role("tab", name="StarGAN", exact=True).click()
+    page.locator("#stargan-test").click()
+    page.locator("#stargan-note").filter(has_text="Round trip error").wait_for(timeout=60_000)
+    assert "thick, right" in page.locator("#stargan-note").inner_text()
+    assert page.locator("#stargan-result img").get_attribute("src")
 
 # ---- layout: labels beside images, not over them; whole tables; one message for a refused input ----
 

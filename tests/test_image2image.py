@@ -120,6 +120,94 @@ def test_stargan_losses_on_a_tiny_model():
     assert gradient_penalty(model.D, x, x) >= 0
 
 
+def test_stroke_labels_follow_the_caption_bands_and_nearest_never_leaves_a_digit_out():
+    from hub.kit import strokes
+    from plugins.image2image.stargan import GROUPS, stroke_labels
+
+    x, _ = domains.mnist("test")
+    x = x[:500]
+    thickness, slant = strokes.measure(x)
+    strict, nearest = stroke_labels(x), stroke_labels(x, nearest=True)
+    for i in range(len(x)):
+        word = strokes.thickness_word(thickness[i])
+        assert strict["thickness"][i] == (GROUPS["thickness"].index(word) if word else -1)
+        word = strokes.slant_word(slant[i])
+        assert strict["slant"][i] == (GROUPS["slant"].index(word) if word else -1)
+    for group in strict:
+        inside = strict[group] >= 0
+        assert 0 < inside.mean() < 1 and (nearest[group] >= 0).all()
+        assert (nearest[group][inside] == strict[group][inside]).all()        # a band's digits stay in it
+    assert stroke_labels(x[:1] * 0 + np.eye(28, dtype=np.float32)[::-1], nearest=True)["slant"][0] == 2  # "/" leans right
+
+
+def test_attribute_targets_change_one_attribute_and_keep_the_other():
+    from plugins.image2image.stargan import SLICES
+    from plugins.image2image.train_stargan import attribute_targets
+
+    own = {"thickness": np.array([0, 1]), "slant": np.array([2, 0])}
+    targets = attribute_targets(own)
+    assert list(targets) == ["thin", "thick", "left", "upright", "right"]
+    group, code = targets["thick"]
+    assert group == "thickness" and code[:, SLICES["thickness"]].argmax(1).tolist() == [1, 1]
+    assert code[:, SLICES["slant"]].argmax(1).tolist() == [2, 0]
+    group, code = targets["left"]
+    assert code[:, SLICES["slant"]].argmax(1).tolist() == [0, 0]
+    assert code[:, SLICES["thickness"]].argmax(1).tolist() == [0, 1]
+
+
+class Reader:
+    """A style classifier stand-in that reads every digit as one style."""
+    def __init__(self, style: int):
+        self.style = style
+
+    def __call__(self, x):
+        return torch.nn.functional.one_hot(torch.full((len(x),), self.style), 10).float()
+
+
+def test_stargan_measures_on_an_identity_generator():
+    """A generator that returns its input changes nothing: attainment equals the base rate, the digit
+    is always kept and nothing is lost on the way back."""
+    from plugins.image2image.stargan import StarGAN
+    from plugins.image2image.train_stargan import measure
+
+    class Unchanged(StarGAN):
+        def translate(self, images, code):
+            return images.clone()
+
+    mnist, usps = domains.mnist("test"), domains.usps("test")
+    mnist, usps = (mnist[0][:200], mnist[1][:200]), (usps[0][:100], usps[1][:100])
+    m = measure(Unchanged(width=4, blocks=1, critic_width=4), mnist, usps, Reader(style=0))
+    assert m["attribute_attainment"] == m["base_rate"]
+    assert m["attribute_attainment_min"] == min(m["base_rate"].values()) < 0.5
+    assert m["style_attainment_by_direction"] == {"mnist_to_usps": 0.0, "usps_to_mnist": 1.0}
+    assert m["reconstruction_error"] == 0 and m["digit_kept"] > 0.9
+    assert set(m["digit_kept_per_digit"]) == {str(d) for d in range(10)}
+
+
+def test_the_stargan_demo_renders_every_domain_and_explains_bad_input(tmp_path):
+    from plugins.image2image.stargan import StarGAN
+    from plugins.image2image.stargan_demo import DOMAINS, USPS, StarGANDemo
+
+    torch.manual_seed(0)
+    demo = StarGANDemo(OneModel(StarGAN(width=4, blocks=1, critic_width=4)))
+    result, row, note = demo.test_digit(USPS, 3, "thick, left")
+    assert result.ndim == row.ndim == 3 and row.shape[1] > 3 * result.shape[1] // 2
+    assert "labelled" in note and "stroke width" in note and f"of the {len(DOMAINS)} domains" in note
+    drawn = np.zeros((280, 280, 4), np.uint8)
+    drawn[60:220, 130:150] = (0, 0, 0, 255)          # black ink on a transparent canvas
+    assert demo.drawing({"composite": drawn}, "MNIST style")[0].ndim == 3
+    with pytest.raises(InputError, match="Target domain"):
+        demo.test_digit(USPS, 3, "purple")
+    with pytest.raises(InputError, match="Test image number"):
+        demo.test_digit(USPS, 5000, "thin, left")
+    with pytest.raises(InputError, match="empty"):
+        demo.drawing({"composite": np.zeros((280, 280, 4), np.uint8)}, "thin, left")
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("hello")
+    with pytest.raises(InputError):
+        demo.drawing(str(not_an_image), "thin, left")
+
+
 # ---- the shipped CycleGAN ----
 
 def shipped_cyclegan() -> dict:
@@ -153,3 +241,16 @@ def test_the_quick_check_reproduces_the_shipped_subset_figures():
     for key, value in check["metrics"].items():
         if isinstance(value, float):
             assert result[key] == pytest.approx(value, abs=0.03, rel=0.05), key
+
+
+def test_the_identity_ablation_says_from_the_figures_whether_it_helped():
+    from plugins.image2image.train_cyclegan import ABLATION_KEYS, ablation
+
+    base = {k: 0.9 for k in ABLATION_KEYS}
+    config = {"training": {"identity_weight": 0.0, "minutes": 50.0}, "metrics": base}
+    assert ablation(config) == ""
+    config["ablation"] = {"identity_weight": 5.0, "minutes": 50.0, "command": "python -m x",
+                          "metrics": {k: 0.95 for k in ABLATION_KEYS}}
+    assert "helped on every figure" in ablation(config) and "+5.0 points" in ablation(config)
+    config["ablation"]["metrics"] = {**base, ABLATION_KEYS[0]: 0.8, ABLATION_KEYS[1]: 0.95}
+    assert "helped on some figures and hurt on others" in ablation(config)

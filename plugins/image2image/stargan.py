@@ -16,9 +16,12 @@ Images are [B, 1, 28, 28] in [-1, 1].
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as functional
 from torch import nn
+
+from hub.kit import strokes
 
 from .cyclegan import Generator
 
@@ -37,6 +40,21 @@ def group_slices() -> dict[str, slice]:
 
 
 SLICES = group_slices()
+
+
+def stroke_labels(images: np.ndarray, nearest: bool = False) -> dict[str, np.ndarray]:
+    """Each digit's thickness and slant as value indices into GROUPS, measured as the text-to-image
+    captions measure them (`hub.kit.strokes`): -1 where the digit lies between two bands, or with
+    `nearest` the nearer band (a digit's own domain when only another attribute is to change)."""
+    thickness, slant = strokes.measure(images)
+    if nearest:
+        thick = thickness > (strokes.THIN_BELOW + strokes.THICK_ABOVE) / 2
+        upright_or_right = np.where(slant > (strokes.UPRIGHT_WITHIN + strokes.RIGHT_ABOVE) / 2, 2, 1)
+        return {"thickness": thick.astype(np.int64),
+                "slant": np.where(slant < strokes.LEFT_BELOW, 0, upright_or_right).astype(np.int64)}
+    words = {"thickness": [strokes.thickness_word(t) for t in thickness], "slant": [strokes.slant_word(v) for v in slant]}
+    return {group: np.array([GROUPS[group].index(w) if w else -1 for w in found], np.int64)
+            for group, found in words.items()}
 
 
 def domain_code(label_set: str, **chosen: int | torch.Tensor) -> torch.Tensor:
