@@ -254,3 +254,58 @@ def test_the_identity_ablation_says_from_the_figures_whether_it_helped():
     assert "helped on every figure" in ablation(config) and "+5.0 points" in ablation(config)
     config["ablation"]["metrics"] = {**base, ABLATION_KEYS[0]: 0.8, ABLATION_KEYS[1]: 0.95}
     assert "helped on some figures and hurt on others" in ablation(config)
+
+
+# ---- the shipped StarGAN ----
+
+def shipped_stargan() -> dict:
+    from hub import weights
+
+    return weights.read_config(weights.weights_dir("stargan"))
+
+
+def test_shipped_stargan_weights_card_and_figures():
+    from hub import weights
+
+    directory, config = weights.weights_dir("stargan"), shipped_stargan()
+    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
+    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
+    m = config["metrics"]
+    assert m["mnist_examples"] == 10_000 and m["usps_examples"] == 2007
+    card = (directory / "README.md").read_text()
+    assert "python -m hub train stargan" in card and f"**{100 * m['digit_kept']:.1f}%**" in card
+    assert m["attribute_attainment_min"] == min(m["attribute_attainment"].values())
+    for value, share in m["attribute_attainment"].items():
+        assert share > m["base_rate"][value] + 0.2, value          # the change is G's, not the input's
+    assert len(m["digit_kept_per_digit"]) == 10 and min(m["style_reader_accuracy_on_real"].values()) > 0.95
+
+
+@pytest.mark.slow                # trains the style classifier again in a subprocess
+def test_the_stargan_quick_check_reproduces_the_shipped_subset_figures():
+    from helpers import evaluate_subset
+
+    check = shipped_stargan()["subset_check"]
+    result = evaluate_subset("stargan", check["limit"])
+
+    def flat(metrics: dict, prefix: str = ""):
+        for key, value in metrics.items():
+            if isinstance(value, dict):
+                yield from flat(value, f"{prefix}{key}.")
+            elif isinstance(value, float):
+                yield f"{prefix}{key}", value
+
+    measured = dict(flat(result))
+    for key, value in flat(check["metrics"]):
+        assert measured[key] == pytest.approx(value, abs=0.03), key
+
+
+def test_the_stargan_generator_sees_the_domain_code():
+    """The code enters as constant input channels: an instance norm right after them would erase it."""
+    from plugins.image2image.stargan import StarGAN, domain_code
+
+    torch.manual_seed(0)
+    model = StarGAN(width=4, blocks=1, critic_width=4).train()
+    x = torch.rand(2, 1, 28, 28) * 2 - 1
+    thin_left = model.translate_signed(x, domain_code("strokes", thickness=0, slant=0).expand(2, -1))
+    thick_right = model.translate_signed(x, domain_code("strokes", thickness=1, slant=2).expand(2, -1))
+    assert (thin_left - thick_right).abs().mean() > 0.01

@@ -35,12 +35,16 @@ class ResidualBlock(nn.Module):
 class Generator(nn.Module):
     """The paper's ResNet generator, scaled down: c7s1-w, d2w, d4w, `blocks` x R4w, u2w, uw, c7s1-1 (tanh).
     Two stride-2 steps, as in the paper, so the residual blocks work at 7 x 7 and see the whole digit
-    (turning MNIST's 20 x 20 digit into USPS's frame-filling one is a change of the whole layout)."""
+    (turning MNIST's 20 x 20 digit into USPS's frame-filling one is a change of the whole layout).
+    Without `normalize_first` the first block has no instance norm (a conditional G's input channels)."""
 
-    def __init__(self, width: int = 16, blocks: int = 4, in_channels: int = 1):
+    def __init__(self, width: int = 16, blocks: int = 4, in_channels: int = 1, normalize_first: bool = True):
         super().__init__()
+        first = conv_block(in_channels, width, 7)
+        if not normalize_first:
+            first[2] = nn.Identity()
         self.net = nn.Sequential(
-            *conv_block(in_channels, width, 7),
+            *first,
             *conv_block(width, 2 * width, 3, stride=2),                                   # 28 -> 14
             *conv_block(2 * width, 4 * width, 3, stride=2),                               # 14 -> 7
             *[ResidualBlock(4 * width) for _ in range(blocks)],

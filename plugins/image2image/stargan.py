@@ -105,7 +105,9 @@ def gradient_penalty(critic: Discriminator, real: torch.Tensor, fake: torch.Tens
 class StarGAN(nn.Module):
     def __init__(self, width: int = 16, blocks: int = 4, critic_width: int = 32):
         super().__init__()
-        self.G = Generator(width, blocks, in_channels=1 + CODE)
+        # no instance norm right after the input: it would subtract the tiled code (a constant over the
+        # image) from every channel and leave G blind to c
+        self.G = Generator(width, blocks, in_channels=1 + CODE, normalize_first=False)
         self.D = Discriminator(critic_width)
 
     def translate_signed(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
