@@ -120,6 +120,18 @@ def test_stargan_losses_on_a_tiny_model():
     assert gradient_penalty(model.D, x, x) >= 0
 
 
+def test_the_stargan_generator_sees_the_domain_code():
+    """The code enters as constant input channels: an instance norm right after them would erase it."""
+    from plugins.image2image.stargan import StarGAN, domain_code
+
+    torch.manual_seed(0)
+    model = StarGAN(width=4, blocks=1, critic_width=4).train()
+    x = torch.rand(2, 1, 28, 28) * 2 - 1
+    thin_left = model.translate_signed(x, domain_code("strokes", thickness=0, slant=0).expand(2, -1))
+    thick_right = model.translate_signed(x, domain_code("strokes", thickness=1, slant=2).expand(2, -1))
+    assert (thin_left - thick_right).abs().mean() > 0.01
+
+
 def test_stroke_labels_follow_the_caption_bands_and_nearest_never_leaves_a_digit_out():
     from hub.kit import strokes
     from plugins.image2image.stargan import GROUPS, stroke_labels
@@ -232,17 +244,6 @@ def test_shipped_cyclegan_weights_card_and_figures():
         assert m[f"adaptation_accuracy_{direction}"] > m[f"source_only_accuracy_{direction}"]
 
 
-@pytest.mark.slow                # trains the protocol's classifiers again in a subprocess
-def test_the_quick_check_reproduces_the_shipped_subset_figures():
-    from helpers import evaluate_subset
-
-    check = shipped_cyclegan()["subset_check"]
-    result = evaluate_subset("cyclegan", check["limit"])
-    for key, value in check["metrics"].items():
-        if isinstance(value, float):
-            assert result[key] == pytest.approx(value, abs=0.03, rel=0.05), key
-
-
 def test_the_identity_ablation_says_from_the_figures_whether_it_helped():
     from plugins.image2image.train_cyclegan import ABLATION_KEYS, ablation
 
@@ -280,32 +281,43 @@ def test_shipped_stargan_weights_card_and_figures():
     assert len(m["digit_kept_per_digit"]) == 10 and min(m["style_reader_accuracy_on_real"].values()) > 0.95
 
 
-@pytest.mark.slow                # trains the style classifier again in a subprocess
-def test_the_stargan_quick_check_reproduces_the_shipped_subset_figures():
+def test_the_shipped_stargan_changes_what_it_is_asked_through_the_app():
+    """Asked for thick upright strokes, every one of ten test digits gets wider strokes and a smaller
+    slant, measured on the output, and keeps its reading."""
+    import re
+
+    from helpers import plugin_actions
+
+    from plugins.image2image.stargan_demo import MNIST
+
+    action = plugin_actions("image2image")("stargan", "translate_test_digit")
+    for index in range(10):
+        result, row, note = action(MNIST, index, "thick, upright")
+        assert result.ndim == row.ndim == 3
+        (width_in, slant_in), (width_out, slant_out) = [
+            map(float, found) for found in re.findall(r"stroke width ([\d.]+) px .*?slant ([+-][\d.]+)", note)]
+        assert width_out > width_in and (abs(slant_out) < abs(slant_in) or abs(slant_out) <= 0.1), note
+        read = re.findall(r"reads a (\d)|read as a (\d)", note)
+        assert read[0][0] == read[1][1], note
+
+
+def flat(metrics: dict, prefix: str = ""):
+    """(dotted key, value) of every float in nested metrics."""
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            yield from flat(value, f"{prefix}{key}.")
+        elif isinstance(value, float):
+            yield f"{prefix}{key}", value
+
+
+@pytest.mark.slow                # trains the protocol's classifiers again in a subprocess
+@pytest.mark.parametrize("demo", ["cyclegan", "stargan"])
+def test_the_quick_check_reproduces_the_shipped_subset_figures(demo):
     from helpers import evaluate_subset
 
-    check = shipped_stargan()["subset_check"]
-    result = evaluate_subset("stargan", check["limit"])
+    from hub import weights
 
-    def flat(metrics: dict, prefix: str = ""):
-        for key, value in metrics.items():
-            if isinstance(value, dict):
-                yield from flat(value, f"{prefix}{key}.")
-            elif isinstance(value, float):
-                yield f"{prefix}{key}", value
-
-    measured = dict(flat(result))
+    check = weights.read_config(weights.weights_dir(demo))["subset_check"]
+    measured = dict(flat(evaluate_subset(demo, check["limit"])))
     for key, value in flat(check["metrics"]):
-        assert measured[key] == pytest.approx(value, abs=0.03), key
-
-
-def test_the_stargan_generator_sees_the_domain_code():
-    """The code enters as constant input channels: an instance norm right after them would erase it."""
-    from plugins.image2image.stargan import StarGAN, domain_code
-
-    torch.manual_seed(0)
-    model = StarGAN(width=4, blocks=1, critic_width=4).train()
-    x = torch.rand(2, 1, 28, 28) * 2 - 1
-    thin_left = model.translate_signed(x, domain_code("strokes", thickness=0, slant=0).expand(2, -1))
-    thick_right = model.translate_signed(x, domain_code("strokes", thickness=1, slant=2).expand(2, -1))
-    assert (thin_left - thick_right).abs().mean() > 0.01
+        assert measured[key] == pytest.approx(value, abs=0.03, rel=0.05), key

@@ -9,6 +9,7 @@ from PIL import Image
 from hub.kit import grayscale_ink, integer, labelled_grid, one_of, to_mnist
 
 from . import domains
+from .inputs import digit_inputs
 
 TO_USPS, TO_MNIST = "MNIST -> USPS (G, then F back)", "USPS -> MNIST (F, then G back)"
 COLUMNS = ["input", "translated", "back again", "|back - input|"]
@@ -72,20 +73,12 @@ class CycleGANDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.kit import drawing_tab, image_upload
-
     demo = CycleGANDemo(ctx.models)
     direction = gr.Radio([TO_USPS, TO_MNIST], value=TO_USPS, label="Direction")
     with gr.Tab("One digit"):
         with gr.Row():
             with gr.Column():
-                with gr.Tab("Test digit"):
-                    index = gr.Number(value=0, precision=0, label="Test image number (MNIST 0-9999, USPS 0-2006)")
-                    pick = gr.Button("Translate test digit", variant="primary", elem_id="cyclegan-test")
-                sketch, draw_button = drawing_tab("cyclegan", "Translate drawing")
-                with gr.Tab("Upload"):
-                    upload = image_upload()
-                    upload_button = gr.Button("Translate image", variant="primary")
+                given = digit_inputs("cyclegan")
             with gr.Column():
                 result = gr.Image(label="Input, translation, back again, cycle error", format="png",
                                   elem_id="cyclegan-result")
@@ -94,7 +87,7 @@ def build_ui(ctx) -> None:
         start = gr.Number(value=0, precision=0, label="First test digit")
         go = gr.Button("Translate 16 test digits", variant="primary")
         grid = gr.Image(label="Inputs, translations, round trips", format="png")
-    ctx.on(pick.click, "translate_test_digit", demo.test_digit, [index, direction], [result, note])
-    ctx.on(draw_button.click, "translate", demo.drawing, [sketch, direction], [result, note])
-    ctx.on(upload_button.click, "translate_upload", demo.drawing, [upload, direction], [result, note])
+    ctx.on(given["pick"].click, "translate_test_digit", demo.test_digit, [given["index"], direction], [result, note])
+    ctx.on(given["draw"].click, "translate", demo.drawing, [given["sketch"], direction], [result, note])
+    ctx.on(given["upload_button"].click, "translate_upload", demo.drawing, [given["upload"], direction], [result, note])
     ctx.on(go.click, "grid", demo.grid, [direction, start], grid)

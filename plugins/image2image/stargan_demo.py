@@ -8,6 +8,7 @@ import torch
 from hub.kit import evaluator, grayscale_ink, integer, labelled_grid, one_of, strokes, to_mnist
 
 from . import domains
+from .inputs import digit_inputs
 from .stargan import GROUPS, LABEL_SETS, domain_code, stroke_labels
 
 MNIST, USPS = "MNIST", "USPS"
@@ -86,27 +87,20 @@ class StarGANDemo:
 def build_ui(ctx) -> None:
     import gradio as gr
 
-    from hub.kit import drawing_tab, image_upload
-
     demo = StarGANDemo(ctx.models)
     with gr.Row():
         with gr.Column():
             target = gr.Dropdown(DOMAINS, value="thick, right", label="Target domain")
-            with gr.Tab("Test digit"):
-                style = gr.Radio([MNIST, USPS], value=MNIST, label="Test set")
-                index = gr.Number(value=0, precision=0, label="Test image number (MNIST 0-9999, USPS 0-2006)")
-                pick = gr.Button("Translate test digit", variant="primary", elem_id="stargan-test")
-            sketch, draw_button = drawing_tab("stargan", "Translate drawing")
-            with gr.Tab("Upload"):
-                upload = image_upload()
-                upload_button = gr.Button("Translate image", variant="primary")
+            given = digit_inputs("stargan", lambda: gr.Radio([MNIST, USPS], value=MNIST, label="Test set"))
         with gr.Column():
             result = gr.Image(label="Input, translation, back again", format="png", elem_id="stargan-result")
             note = gr.Markdown(elem_id="stargan-note")
     row = gr.Image(label="The same digit in every domain", format="png")
     gr.Markdown(LOSSES)
+    style, index = given["extras"], given["index"]
     gr.Examples([[MNIST, 0, "thick, right"], [MNIST, 7, "thin, left"], [USPS, 3, f"{MNIST} style"],
                  [MNIST, 11, f"{USPS} style"]], [style, index, target], label="Examples (click, then translate)")
-    ctx.on(pick.click, "translate_test_digit", demo.test_digit, [style, index, target], [result, row, note])
-    ctx.on(draw_button.click, "translate", demo.drawing, [sketch, target], [result, row, note])
-    ctx.on(upload_button.click, "translate_upload", demo.drawing, [upload, target], [result, row, note])
+    outputs = [result, row, note]
+    ctx.on(given["pick"].click, "translate_test_digit", demo.test_digit, [style, index, target], outputs)
+    ctx.on(given["draw"].click, "translate", demo.drawing, [given["sketch"], target], outputs)
+    ctx.on(given["upload_button"].click, "translate_upload", demo.drawing, [given["upload"], target], outputs)
