@@ -1,9 +1,11 @@
-"""CycleGAN between MNIST and USPS: the nets and losses on tiny models, the domains as ADDA/CyCADA set
-them up, and the demo's answers to good and bad input."""
+"""CycleGAN between MNIST and USPS and StarGAN over stroke and style domains: the nets and losses on tiny
+models, the domains as ADDA/CyCADA set them up, the figures, the demos' answers to good and bad input,
+and the shipped weights."""
 import numpy as np
 import pytest
 import torch
 from helpers import OneModel
+from PIL import Image
 
 from hub import InputError
 from plugins.image2image import domains
@@ -218,6 +220,10 @@ def test_the_stargan_demo_renders_every_domain_and_explains_bad_input(tmp_path):
     not_an_image.write_text("hello")
     with pytest.raises(InputError):
         demo.drawing(str(not_an_image), "thin, left")
+    huge = tmp_path / "huge.png"
+    Image.new("L", (5000, 40)).save(huge)
+    with pytest.raises(InputError, match="largest accepted"):
+        demo.drawing(str(huge), "thin, left")
 
 
 # ---- the shipped CycleGAN ----
@@ -248,7 +254,7 @@ def test_the_identity_ablation_says_from_the_figures_whether_it_helped():
     from plugins.image2image.train_cyclegan import ABLATION_KEYS, ablation
 
     base = {k: 0.9 for k in ABLATION_KEYS}
-    config = {"training": {"identity_weight": 0.0, "minutes": 50.0}, "metrics": base}
+    config = {"training": {"identity_weight": 0.0, "minutes": 50.0, "cycle_weight": 10.0}, "metrics": base}
     assert ablation(config) == ""
     config["ablation"] = {"identity_weight": 5.0, "minutes": 50.0, "command": "python -m x",
                           "metrics": {k: 0.95 for k in ABLATION_KEYS}}

@@ -142,9 +142,8 @@ def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: d
     """Epochs of shuffled batches of `columns`; `step(batch)` updates the model and returns its losses.
     After each epoch the scored module (the `average`'s module if given, else `model`) is measured by
     `score` (an FLD unless `score_name` says otherwise: lower is better) and the best state kept
-    (`training.run_epochs`, which also keeps
-    the time budget and resumes an interrupted run from `out_dir`). `model` ends with the best state;
-    the result's "fld" is its score."""
+    (`training.run_epochs`, which also keeps the time budget and resumes an interrupted run from
+    `out_dir`). `model` ends with the best state; the result's "fld" is its score."""
     scored = average.module if average is not None else model
     count, size = len(columns[0]), cfg["batch_size"]
     steps = -(-count // size)

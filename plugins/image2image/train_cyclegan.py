@@ -247,8 +247,9 @@ def ablation(config: dict) -> str:
     verdict = ("helped on every figure" if min(gain.values()) > 0 else "hurt on every figure" if max(gain.values()) < 0
                else "helped on some figures and hurt on others")
     return f"""## The identity loss (ablation)
-The paper's optional identity loss |G(y) - y| + |F(x) - x| (weight {runs[1][0]}, half the cycle weight as in the
-paper) against none, each run from the same seed with the same time budget, measured the same way:
+The paper's optional identity loss |G(y) - y| + |F(x) - x| (weight {runs[1][0]}, {runs[1][0] / config['training']['cycle_weight']:g} times the cycle
+weight; the paper's is 0.5) against none, each run from the same seed with the same time budget, measured
+the same way:
 
 | identity weight | minutes | adaptation MNIST -> USPS | adaptation USPS -> MNIST | labels kept MNIST -> USPS | labels kept USPS -> MNIST |
 |---|---|---|---|---|---|
