@@ -1,0 +1,110 @@
+"""Training the Progressive GAN on MNIST padded to 32 x 32, and the same nets trained at 32 x 32 from the
+start for the same wall-clock time (the ablation), both judged by FLD on the way."""
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as functional
+from tqdm import tqdm
+
+from hub.kit import adversarial, data, evaluator, training
+
+from .progan import RESOLUTIONS, Generator, ProgressiveGAN, fade_real
+
+MODEL = dict(z_dim=64, channels=(64, 64, 64, 32))
+DEFAULTS = dict(**MODEL, lr=1e-3, betas=(0.0, 0.99), batch_size=32, ema_decay=0.999, gp_weight=10.0, drift=1e-3,
+                phase_images=(60_000, 60_000, 60_000, 120_000), minutes_per_fld=2.0, fld_samples=1000, seed=0)
+
+
+def padded_mnist(limit: int | None = None) -> torch.Tensor:
+    """MNIST's first 50,000 training digits, padded by 2 pixels a side to [N, 1, 32, 32], in [-1, 1]."""
+    x, _ = data.mnist("train")
+    x = torch.from_numpy(x[:-evaluator.HELD_APART][:limit].astype(np.float32) / 127.5 - 1)[:, None]
+    return functional.pad(x, (2, 2, 2, 2), value=-1.0)
+
+
+def to_digits(images: torch.Tensor) -> np.ndarray:
+    """G's output [N, 1, R, R] in [-1, 1] -> [N, 28, 28] in [0, 1] for the evaluator: upsampled to 32 x 32
+    (nearest) and cropped back by the padding."""
+    if images.shape[-1] < RESOLUTIONS[-1]:
+        images = functional.interpolate(images, size=RESOLUTIONS[-1], mode="nearest")
+    return ((images[:, 0, 2:-2, 2:-2] + 1) / 2).clamp(0, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def fld_of(generator: Generator, stage: int, alpha: float, reference: np.ndarray, seed: int = 0) -> float:
+    z = torch.randn(len(reference), generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    generator.eval()
+    images = torch.cat([generator(z[i:i + 500], stage, alpha) for i in range(0, len(z), 500)])
+    return evaluator.frechet_distance(evaluator.outputs(evaluator.load(), to_digits(images))[0], reference)
+
+
+def phases(cfg: dict, grow: bool) -> list[tuple[int, bool, int]]:
+    """(stage, fading, images) of each phase: growing, every stage after the first fades in and then
+    trains stable, each phase `phase_images[stage]` images; without growing, one stable phase at 32 x 32."""
+    if not grow:
+        return [(len(RESOLUTIONS) - 1, False, sum(cfg["phase_images"]) * 2)]
+    out = []
+    for stage, images in enumerate(cfg["phase_images"]):
+        if stage:
+            out.append((stage, True, images))
+        out.append((stage, False, images))
+    return out
+
+
+def run(images: torch.Tensor, cfg: dict, log, grow: bool, max_minutes: float | None = None) -> dict:
+    """Train one model; returns the EMA generator's state at the end of every stage ("stages"), at the end
+    ("final"), and the FLD history [(minutes, stage, alpha, fld)]. Stops when the phases are done or after
+    `max_minutes`."""
+    generator = training.seed_everything(cfg["seed"])
+    model = ProgressiveGAN(cfg["z_dim"], tuple(cfg["channels"]))
+    average = torch.optim.swa_utils.AveragedModel(
+        model.G, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
+    reference = evaluator.held_apart_features(cfg["fld_samples"])
+    started, history, stages = time.time(), [], []
+
+    def minutes() -> float:
+        return (time.time() - started) / 60
+
+    def measure(stage: int, alpha: float) -> None:
+        history.append((round(minutes(), 2), stage, round(alpha, 3), round(fld_of(average.module, stage, alpha, reference), 2)))
+        log.info("%s  %.1f min  %dx%d  alpha %.2f  FLD %.2f", "growing" if grow else "32x32 from the start",
+                 history[-1][0], RESOLUTIONS[stage], RESOLUTIONS[stage], alpha, history[-1][3])
+        average.module.train()
+
+    def train_phase(stage: int, fading: bool, count: int, optimizers: dict) -> tuple[float, bool]:
+        """One phase; returns the alpha it reached and whether it ran to its end (else time ran out)."""
+        steps, alpha = -(-count // cfg["batch_size"]), 1.0
+        size = RESOLUTIONS[stage]
+        for step in tqdm(range(steps), desc=f"{size}x{size} {'fade-in' if fading else 'stable'}", leave=False):
+            alpha = (step + 1) / steps if fading else 1.0
+            real = fade_real(images[torch.randint(len(images), (cfg["batch_size"],), generator=generator)], stage, alpha)
+            z = torch.randn(len(real), cfg["z_dim"], generator=generator)
+            adversarial.optimizer_step(optimizers["D"], model.discriminator_loss(
+                real, z, stage, alpha, cfg["gp_weight"], cfg["drift"]))
+            z = torch.randn(len(real), cfg["z_dim"], generator=generator)
+            adversarial.optimizer_step(optimizers["G"], model.generator_loss(z, stage, alpha))
+            average.update_parameters(model.G)
+            if not history or minutes() - history[-1][0] >= cfg["minutes_per_fld"]:
+                measure(stage, alpha)
+            if max_minutes is not None and minutes() >= max_minutes:
+                return alpha, False
+        return alpha, True
+
+    current, stage, alpha = None, 0, 1.0
+    for stage, fading, count in phases(cfg, grow):
+        if stage != current:                       # Adam starts afresh at every new resolution
+            optimizers = {name: torch.optim.Adam(net.parameters(), lr=cfg["lr"], betas=cfg["betas"])
+                          for name, net in (("G", model.G), ("D", model.D))}
+            current = stage
+        alpha, finished = train_phase(stage, fading, count, optimizers)
+        if not finished:
+            break
+        if not fading:
+            stages.append(copy.deepcopy(average.module.state_dict()))
+    measure(stage, alpha)
+    return {"stages": stages, "final": copy.deepcopy(average.module.state_dict()), "history": history,
+            "minutes": minutes()}
