@@ -181,3 +181,24 @@ class ProgressiveGAN(nn.Module):
         """n images [n, R, R] in [0, 1] at the resolution of `stage`."""
         z = torch.randn(n, self.z_dim, generator=generator).to(next(self.parameters()).device)
         return ((self.G(z, stage, alpha)[:, 0] + 1) / 2).clamp(0, 1)
+
+
+class TrainedGenerators(nn.Module):
+    """What ships: the generator (its moving average) at the end of every stage, the last being the final
+    model, and the same generator trained at 32 x 32 from the start for as long (the ablation)."""
+
+    def __init__(self, z_dim: int = 64, channels: tuple[int, ...] = (64, 64, 64, 32)):
+        super().__init__()
+        self.z_dim = z_dim
+        self.stages = nn.ModuleList(Generator(z_dim, channels) for _ in RESOLUTIONS)
+        self.without_growing = Generator(z_dim, channels)
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor, stage: int = len(RESOLUTIONS) - 1, alpha: float = 1.0,
+               grown: bool = True) -> torch.Tensor:
+        """Images [n, R, R] in [0, 1] from latents z: the checkpoint of `stage` (with alpha < 1, its new
+        block blended with the old output as during that stage's fade-in), or the generator trained
+        without growing."""
+        net = self.stages[stage] if grown else self.without_growing
+        net.eval()
+        return ((net(z.to(next(net.parameters()).device), stage, alpha)[:, 0] + 1) / 2).clamp(0, 1)

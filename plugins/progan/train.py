@@ -3,16 +3,18 @@ start for the same wall-clock time (the ablation), both judged by FLD on the way
 from __future__ import annotations
 
 import copy
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as functional
 from tqdm import tqdm
 
-from hub.kit import adversarial, data, evaluator, training
+from hub.kit import adversarial, cards, data, evaluator, parameter_count, training
 
-from .progan import RESOLUTIONS, Generator, ProgressiveGAN, fade_real
+from .progan import RESOLUTIONS, Generator, ProgressiveGAN, TrainedGenerators, fade_real
 
 MODEL = dict(z_dim=64, channels=(64, 64, 64, 32))
 DEFAULTS = dict(**MODEL, lr=1e-3, betas=(0.0, 0.99), batch_size=32, ema_decay=0.999, gp_weight=10.0, drift=1e-3,
@@ -108,3 +110,46 @@ def run(images: torch.Tensor, cfg: dict, log, grow: bool, max_minutes: float | N
     measure(stage, alpha)
     return {"stages": stages, "final": copy.deepcopy(average.module.state_dict()), "history": history,
             "minutes": minutes()}
+
+
+DEMO_ID = "progan"
+
+
+def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
+    """Both runs (growing, then 32 x 32 from the start for as many minutes), the figures, the card."""
+    cfg = training.settings(DEFAULTS, seed=seed)
+    torch.set_num_threads(2)
+    out_dir = Path(out_dir)
+    log = training.training_logger(DEMO_ID, out_dir)
+    images = padded_mnist(limit)
+    grown = run(images, cfg, log, grow=True)
+    flat = run(images, cfg, log, grow=False, max_minutes=grown["minutes"])
+    model = TrainedGenerators(cfg["z_dim"], tuple(cfg["channels"]))
+    for net, state in zip(model.stages, grown["stages"]):
+        net.load_state_dict(state)
+    model.without_growing.load_state_dict(flat["final"])
+    metrics = evaluate(model, limit)
+    log.info("test metrics %s", json.dumps(metrics))
+    config = {"model": MODEL, "metrics": metrics,
+              "training": {**cfg, "minutes": round(grown["minutes"], 1), "parameters_G": parameter_count(model.stages[-1]),
+                           "history": grown["history"], "history_without_growing": flat["history"]}}
+    cards.publish(out_dir, model, config, f"# Progressive GAN\n\n{json.dumps(metrics)}\n")   # the card: next session
+    return metrics
+
+
+def evaluate(model: TrainedGenerators, limit: int | None = None) -> dict:
+    """FLD of 10,000 samples (or `limit`) of the final model and of the one trained without growing,
+    against the test digits, and the share of each digit among the final model's samples."""
+    n = limit or 10_000
+    z = torch.randn(n, model.z_dim, generator=torch.Generator().manual_seed(0))
+    judge = evaluator.load()
+    test = evaluator.outputs(judge, data.spread_subset(data.mnist("test")[0], limit))[0]
+    figures = {}
+    for key, grown in (("fld", True), ("fld_without_growing", False)):
+        images = torch.cat([model.sample(z[i:i + 1000], grown=grown) for i in range(0, n, 1000)])
+        features, probabilities = evaluator.outputs(judge, images[:, 2:-2, 2:-2].numpy())
+        figures[key] = round(evaluator.frechet_distance(features, test), 2)
+        if grown:
+            shares = np.bincount(probabilities.argmax(1), minlength=10) / n
+            figures["class_shares"] = {str(d): round(float(s), 4) for d, s in enumerate(shares)}
+    return {"split": "test", "samples": n, **figures}
