@@ -79,3 +79,29 @@ def test_the_wgan_gp_losses_with_drift_are_finite_and_reach_both_nets(tiny):
     tiny.generator_loss(z, stage=1, alpha=0.5).backward()
     assert tiny.G.blocks[0].conv1.weight.grad is not None and tiny.G.blocks[2].conv1.weight.grad is None
     assert tiny.sample(2, stage=3).shape == (2, 32, 32)
+
+
+def test_the_demo_shows_every_resolution_the_fade_and_a_path_and_explains_bad_input():
+    from helpers import OneModel
+
+    from hub import InputError
+    from plugins.progan.demo import TRANSITIONS, ProGANDemo, history_plot, slerp
+    from plugins.progan.progan import TrainedGenerators
+
+    torch.manual_seed(0)
+    demo = ProGANDemo(OneModel(TrainedGenerators(z_dim=8, channels=(8, 8, 4, 4))))
+    grid = demo.resolutions(3)
+    assert grid.ndim == 3 and grid.shape[1] > grid.shape[0]             # 4 rows of SAMPLES
+    faded, note = demo.fade(3, TRANSITIONS[0], 0.25)
+    assert faded.ndim == 3 and "0.25 x the new 8 x 8" in note
+    assert demo.interpolate(1, 2, 5).ndim == 3
+    a, b = torch.randn(8), torch.randn(8)
+    assert torch.allclose(slerp(a, b, 0.0), a, atol=1e-5) and torch.allclose(slerp(a, b, 1.0), b, atol=1e-5)
+    with pytest.raises(InputError, match="alpha"):
+        demo.fade(3, TRANSITIONS[0], 1.5)
+    with pytest.raises(InputError, match="Transition"):
+        demo.fade(3, "2 x 2 -> 4 x 4", 0.5)
+    with pytest.raises(InputError, match="Steps"):
+        demo.interpolate(1, 2, 100)
+    history = [(0.1, 0, 1.0, 900.0), (0.5, 1, 0.5, 300.0), (0.9, 3, 1.0, 60.0)]
+    assert history_plot({"history": history, "history_without_growing": [(0.2, 3, 1.0, 500.0), (0.9, 3, 1.0, 90.0)]})
