@@ -326,4 +326,6 @@ def test_the_quick_check_reproduces_the_shipped_subset_figures(demo):
     check = weights.read_config(weights.weights_dir(demo))["subset_check"]
     measured = dict(flat(evaluate_subset(demo, check["limit"])))
     for key, value in flat(check["metrics"]):
-        assert measured[key] == pytest.approx(value, abs=0.03, rel=0.05), key
+        # a digit's share rests on a tenth of the subset: one digit more or less moves it by up to 5 points
+        tolerance = 0.1 if "per_digit" in key else 0.03
+        assert measured[key] == pytest.approx(value, abs=tolerance, rel=0.05), key
