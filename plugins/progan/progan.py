@@ -79,7 +79,7 @@ class Generator(nn.Module):
     """z -> 4 x 4 (a dense layer as the paper's 4 x 4 convolution on a 1 x 1 input, then a 3 x 3 one),
     one GeneratorBlock per doubling, and a 1 x 1 toRGB at every resolution."""
 
-    def __init__(self, z_dim: int = 64, channels: tuple[int, ...] = (64, 64, 64, 32)):
+    def __init__(self, z_dim: int = 64, channels: tuple[int, ...] = (64, 64, 32, 16)):
         super().__init__()
         self.z_dim, self.channels = z_dim, channels
         self.dense = EqualizedLinear(z_dim, channels[0] * 16, gain=math.sqrt(2) / 4)
@@ -119,7 +119,7 @@ class Discriminator(nn.Module):
     """G mirrored: a 1 x 1 fromRGB at every resolution, one DiscriminatorBlock per halving, and at 4 x 4
     the minibatch standard deviation, a 3 x 3 and a 4 x 4 convolution and a dense layer to one score."""
 
-    def __init__(self, channels: tuple[int, ...] = (64, 64, 64, 32)):
+    def __init__(self, channels: tuple[int, ...] = (64, 64, 32, 16)):
         super().__init__()
         self.from_rgb = nn.ModuleList(EqualizedConv2d(1, c, 1) for c in channels)
         self.blocks = nn.ModuleList(DiscriminatorBlock(b, a) for a, b in zip(channels, channels[1:]))
@@ -156,7 +156,7 @@ def fade_real(images: torch.Tensor, stage: int, alpha: float) -> torch.Tensor:
 
 
 class ProgressiveGAN(nn.Module):
-    def __init__(self, z_dim: int = 64, channels: tuple[int, ...] = (64, 64, 64, 32)):
+    def __init__(self, z_dim: int = 64, channels: tuple[int, ...] = (64, 64, 32, 16)):
         super().__init__()
         self.z_dim = z_dim
         self.G, self.D = Generator(z_dim, channels), Discriminator(channels)
@@ -187,7 +187,7 @@ class TrainedGenerators(nn.Module):
     """What ships: the generator (its moving average) at the end of every stage, the last being the final
     model, and the same generator trained at 32 x 32 from the start for as long (the ablation)."""
 
-    def __init__(self, z_dim: int = 64, channels: tuple[int, ...] = (64, 64, 64, 32)):
+    def __init__(self, z_dim: int = 64, channels: tuple[int, ...] = (64, 64, 32, 16)):
         super().__init__()
         self.z_dim = z_dim
         self.stages = nn.ModuleList(Generator(z_dim, channels) for _ in RESOLUTIONS)

@@ -16,9 +16,9 @@ from hub.kit import adversarial, cards, data, evaluator, parameter_count, traini
 
 from .progan import RESOLUTIONS, Generator, ProgressiveGAN, TrainedGenerators, fade_real
 
-MODEL = dict(z_dim=64, channels=(64, 64, 64, 32))
+MODEL = dict(z_dim=64, channels=(64, 64, 32, 16))
 DEFAULTS = dict(**MODEL, lr=1e-3, betas=(0.0, 0.99), batch_size=32, ema_decay=0.999, gp_weight=10.0, drift=1e-3,
-                phase_images=(60_000, 60_000, 60_000, 120_000), minutes_per_fld=2.0, fld_samples=1000, seed=0)
+                phase_images=(40_000, 40_000, 40_000, 40_000), minutes_per_fld=2.0, fld_samples=1000, seed=0)
 
 
 def padded_mnist(limit: int | None = None) -> torch.Tensor:
