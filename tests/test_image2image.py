@@ -226,24 +226,26 @@ def test_the_stargan_demo_renders_every_domain_and_explains_bad_input(tmp_path):
         demo.drawing(str(huge), "thin, left")
 
 
-# ---- the shipped CycleGAN ----
+# ---- the shipped weights ----
 
-def shipped_cyclegan() -> dict:
+def shipped(demo: str) -> tuple[dict, str]:
+    """A shipped demo's metrics and card, after the checks both demos share: the weights are the ones
+    the config names, within 10 MB, measured on the whole test splits, the training command in the card."""
     from hub import weights
 
-    return weights.read_config(weights.weights_dir("cyclegan"))
-
-
-def test_shipped_cyclegan_weights_card_and_figures():
-    from hub import weights
-
-    directory, config = weights.weights_dir("cyclegan"), shipped_cyclegan()
+    directory = weights.weights_dir(demo)
+    config = weights.read_config(directory)
     assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
     assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
     m = config["metrics"]
     assert m["mnist_examples"] == 10_000 and m["usps_examples"] == 2007
     card = (directory / "README.md").read_text()
-    assert "python -m hub train cyclegan" in card
+    assert f"python -m hub train {demo}" in card
+    return m, card
+
+
+def test_shipped_cyclegan_weights_card_and_figures():
+    m, card = shipped("cyclegan")
     assert f"**{100 * m['adaptation_accuracy_mnist_to_usps']:.1f}%**" in card
     for direction in ("mnist_to_usps", "usps_to_mnist"):
         assert len(m[f"label_preservation_{direction}_per_digit"]) == 10
@@ -263,24 +265,9 @@ def test_the_identity_ablation_says_from_the_figures_whether_it_helped():
     assert "helped on some figures and hurt on others" in ablation(config)
 
 
-# ---- the shipped StarGAN ----
-
-def shipped_stargan() -> dict:
-    from hub import weights
-
-    return weights.read_config(weights.weights_dir("stargan"))
-
-
 def test_shipped_stargan_weights_card_and_figures():
-    from hub import weights
-
-    directory, config = weights.weights_dir("stargan"), shipped_stargan()
-    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
-    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
-    m = config["metrics"]
-    assert m["mnist_examples"] == 10_000 and m["usps_examples"] == 2007
-    card = (directory / "README.md").read_text()
-    assert "python -m hub train stargan" in card and f"**{100 * m['digit_kept']:.1f}%**" in card
+    m, card = shipped("stargan")
+    assert f"**{100 * m['digit_kept']:.1f}%**" in card
     assert m["attribute_attainment_min"] == min(m["attribute_attainment"].values())
     for value, share in m["attribute_attainment"].items():
         assert share > m["base_rate"][value] + 0.2, value          # the change is G's, not the input's
