@@ -167,3 +167,23 @@ def evaluate_subset(demo: str, limit: int) -> dict:
     out = subprocess.run([sys.executable, "-m", "hub", "evaluate", demo, "--limit", str(limit), "--json"],
                          cwd=weights.ROOT, capture_output=True, text=True, timeout=600, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def flat_figures(metrics: dict, prefix: str = ""):
+    """(dotted key, value) of every float in nested metrics."""
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            yield from flat_figures(value, f"{prefix}{key}.")
+        elif isinstance(value, float):
+            yield f"{prefix}{key}", value
+
+
+def assert_quick_check_reproduced(demo: str, tolerance=lambda key: 0.03) -> None:
+    """`python -m hub evaluate DEMO --limit N` gives every figure of the card's quick check again, each
+    within `tolerance(key)` (absolute) or 5%."""
+    import pytest
+
+    check = weights.read_config(weights.weights_dir(demo))["subset_check"]
+    measured = dict(flat_figures(evaluate_subset(demo, check["limit"])))
+    for key, value in flat_figures(check["metrics"]):
+        assert measured[key] == pytest.approx(value, abs=tolerance(key), rel=0.05), key

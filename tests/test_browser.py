@@ -152,6 +152,20 @@ def test_stargan_renders_a_test_digit_in_a_target_domain(page):
     assert "thick, right" in page.locator("#stargan-note").inner_text()
     assert page.locator("#stargan-result img").get_attribute("src")
 
+def test_progan_shows_one_seed_at_every_resolution(page):
+    page.get_by_role("tab", name="Progressive GAN", exact=True).click()
+    page.locator("#progan-resolutions").click()
+    page.locator("#progan-grid img").wait_for(timeout=60_000)
+    assert page.locator("#progan-grid img").get_attribute("src")
+
+
+def test_puzzlegan_assembles_a_digit_from_three_ticked_patches(page):
+    page.get_by_role("tab", name="Puzzle-GAN", exact=True).click()
+    page.locator("#puzzlegan-keep").click()
+    page.locator("#puzzlegan-note").filter(has_text="px off").wait_for(timeout=60_000)
+    assert "labelled 7" in page.locator("#puzzlegan-note").inner_text()
+    assert page.locator("#puzzlegan-digit img").get_attribute("src")
+
 # ---- layout: labels beside images, not over them; whole tables; one message for a refused input ----
 
 def truncated(locator) -> bool:

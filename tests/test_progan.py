@@ -105,3 +105,35 @@ def test_the_demo_shows_every_resolution_the_fade_and_a_path_and_explains_bad_in
         demo.interpolate(1, 2, 100)
     history = [(0.1, 0, 1.0, 900.0), (0.5, 1, 0.5, 300.0), (0.9, 3, 1.0, 60.0)]
     assert history_plot({"history": history, "history_without_growing": [(0.2, 3, 1.0, 500.0), (0.9, 3, 1.0, 90.0)]})
+
+
+def test_the_shipped_progan_keeps_every_stage_and_its_card_shows_its_figures():
+    from hub import weights
+    from plugins.progan import load
+
+    directory = weights.weights_dir("progan")
+    config = weights.read_config(directory)
+    assert weights.sha256_of(directory / "model.safetensors") == config["sha256"]
+    assert (directory / "model.safetensors").stat().st_size < 10 * 2**20
+    m = config["metrics"]
+    assert m["samples"] == m["test_examples"] == 10_000
+    assert sum(m["class_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    card = (directory / "README.md").read_text()
+    assert "python -m hub train progan" in card
+    assert f"FLD **{m['fld']:.2f}**" in card and f"**{m['fld_without_growing']:.2f}**" in card
+    history = config["training"]["history"]
+    assert {stage for _, stage, _, _ in history} == set(range(len(RESOLUTIONS)))
+    assert config["training"]["history_without_growing"][-1][0] == pytest.approx(config["training"]["minutes"], abs=1)
+    model = load()
+    z = torch.randn(2, model.z_dim)
+    for stage, size in enumerate(RESOLUTIONS):
+        assert model.sample(z, stage).shape == (2, size, size)
+    assert m["fld"] < m["fld_without_growing"]          # what growing bought, same minutes
+
+
+@pytest.mark.slow                # 2,000 samples through the evaluator in a subprocess
+def test_the_progan_quick_check_reproduces_the_shipped_subset_figures():
+    from helpers import assert_quick_check_reproduced
+
+    # a digit's share of 1,000 samples moves by a point for ten samples
+    assert_quick_check_reproduced("progan", lambda key: 0.01 if "class_shares" in key else 0.03)

@@ -81,7 +81,7 @@ def history_plot(training: dict):
             ax.annotate(f"{RESOLUTIONS[stage]} x {RESOLUTIONS[stage]}", (minutes, 0.95), xycoords=("data", "axes fraction"),
                         fontsize=7, color="#666")
     ax.set_yscale("log")
-    ax.set_xlabel("minutes of training (2 CPU threads)")
+    ax.set_xlabel(f"minutes of training ({training.get('threads', 2)} CPU thread(s))")
     ax.set_ylabel("FLD (log scale)")
     ax.legend(fontsize=8)
     fig.tight_layout()

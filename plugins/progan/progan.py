@@ -202,3 +202,9 @@ class TrainedGenerators(nn.Module):
         net = self.stages[stage] if grown else self.without_growing
         net.eval()
         return ((net(z.to(next(net.parameters()).device), stage, alpha)[:, 0] + 1) / 2).clamp(0, 1)
+
+
+def compare_sample(model: TrainedGenerators, n: int, generator: torch.Generator):
+    """The Compare tab's sampler: n digits of the final generator, cropped back to [n, 28, 28] in [0, 1]."""
+    z = torch.randn(n, model.z_dim, generator=generator)
+    return model.sample(z)[:, 2:-2, 2:-2].cpu().numpy()
