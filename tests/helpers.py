@@ -187,3 +187,15 @@ def assert_quick_check_reproduced(demo: str, tolerance=lambda key: 0.03) -> None
     measured = dict(flat_figures(evaluate_subset(demo, check["limit"])))
     for key, value in flat_figures(check["metrics"]):
         assert measured[key] == pytest.approx(value, abs=tolerance(key), rel=0.05), key
+
+
+def shipped_weights(demo: str) -> tuple[dict, str]:
+    """A shipped demo's config and model card, after the checks every shipped model passes: the weights
+    are the ones the config names, within 10 MB, and the card gives the command that trained them."""
+    directory = weights.weights_dir(demo)
+    config = weights.read_config(directory)
+    assert weights.sha256_of(directory / weights.WEIGHTS_FILE) == config["sha256"]
+    assert (directory / weights.WEIGHTS_FILE).stat().st_size < 10 * 2**20
+    card = (directory / weights.CARD_FILE).read_text()
+    assert f"python -m hub train {demo}" in card
+    return config, card

@@ -5,7 +5,8 @@ where it belongs, out.
 A shared part-encoding network E reads each patch; the sum of the codes (blind to their order) is what
 the mask prediction network M and the generator G know of the digit. M places each patch: a distribution
 over the 21 x 21 places an 8 x 8 patch can take in a 28 x 28 digit; its mask is that distribution spread
-over the patch's area. G draws the digit from the codes, a noise z, and the patches laid where M put them.
+over the patch's area. G draws the digit from the codes, a noise z, and the patches laid where M put them
+(encoded and decoded as a U-Net).
 """
 from __future__ import annotations
 
@@ -104,22 +105,28 @@ class MaskPredictor(nn.Module):
 
 
 class Generator(nn.Module):
-    """G: the summed code and z, upsampled 7 -> 14 -> 28, then joined with the patches as M laid them
-    (and their masks), so the patches can come through where they were put."""
+    """G, an encoder-decoder: the patches as M laid them (and their masks) are encoded 28 -> 14 -> 7, joined
+    at 7 x 7 with the summed code and z, and decoded 7 -> 14 -> 28 with a skip at each size (a U-Net), so
+    the layout of the pieces, not only what they show, shapes the digit."""
 
-    def __init__(self, code: int = 128, z_dim: int = 16, width: int = 64):
+    def __init__(self, code: int = 128, z_dim: int = 16, width: int = 32):
         super().__init__()
         self.z_dim, self.width = z_dim, width
+        self.down14 = nn.Sequential(nn.Conv2d(2, width // 2, 4, 2, 1), nn.LeakyReLU(0.2))
+        self.down7 = nn.Sequential(nn.Conv2d(width // 2, width, 4, 2, 1), nn.BatchNorm2d(width), nn.LeakyReLU(0.2))
         self.project = nn.Sequential(nn.Linear(code + z_dim, width * 7 * 7), nn.BatchNorm1d(width * 7 * 7), nn.ReLU())
-        self.up = nn.Sequential(
-            nn.ConvTranspose2d(width, width // 2, 4, 2, 1), nn.BatchNorm2d(width // 2), nn.ReLU(),
-            nn.ConvTranspose2d(width // 2, width // 4, 4, 2, 1), nn.BatchNorm2d(width // 4), nn.ReLU())
+        self.up14 = nn.Sequential(nn.ConvTranspose2d(2 * width, width // 2, 4, 2, 1), nn.BatchNorm2d(width // 2), nn.ReLU())
+        self.up28 = nn.Sequential(nn.ConvTranspose2d(width, width // 4, 4, 2, 1), nn.BatchNorm2d(width // 4), nn.ReLU())
         self.out = nn.Sequential(nn.Conv2d(width // 4 + 2, width // 4, 3, padding=1), nn.ReLU(),
                                  nn.Conv2d(width // 4, 1, 3, padding=1), nn.Tanh())
 
     def forward(self, whole: torch.Tensor, z: torch.Tensor, laid: torch.Tensor, covered: torch.Tensor) -> torch.Tensor:
-        h = self.up(self.project(torch.cat([whole, z], 1)).view(-1, self.width, 7, 7))
-        return self.out(torch.cat([h, laid[:, None] * 2 - 1, covered[:, None]], 1))[:, 0]
+        pieces = torch.stack([laid * 2 - 1, covered], 1)
+        at14 = self.down14(pieces)
+        at7 = self.down7(at14)
+        h = self.project(torch.cat([whole, z], 1)).view(-1, self.width, 7, 7)
+        h = self.up28(torch.cat([self.up14(torch.cat([h, at7], 1)), at14], 1))
+        return self.out(torch.cat([h, pieces], 1))[:, 0]
 
 
 class Discriminator(nn.Module):
@@ -141,22 +148,24 @@ def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 
 class PuzzleGAN(nn.Module):
-    def __init__(self, code: int = 128, z_dim: int = 16, g_width: int = 64, d_width: int = 32):
+    def __init__(self, code: int = 128, z_dim: int = 16, g_width: int = 32, d_width: int = 32):
         super().__init__()
         self.z_dim = z_dim
         self.E, self.M = PartEncoder(code), MaskPredictor(code)
         self.G, self.D = Generator(code, z_dim, g_width), Discriminator(d_width)
 
-    def assemble(self, patches: torch.Tensor, z: torch.Tensor) -> dict:
+    def assemble(self, patches: torch.Tensor, z: torch.Tensor, lay_at: torch.Tensor | None = None) -> dict:
         """patches [B, K, 8, 8] in [0, 1] (in any order), z [B, z_dim] -> the place logits [B, K, 21, 21],
-        the placement (their softmax), the masks [B, K, 28, 28] and the digit [B, 28, 28] in [-1, 1]."""
+        the placement (their softmax), the masks [B, K, 28, 28] and the digit [B, 28, 28] in [-1, 1].
+        G gets the patches laid by M's placement, or by `lay_at` [B, K, 21, 21] (training: the true one)."""
         b, k = patches.shape[:2]
         own = self.E(patches.reshape(b * k, PATCH, PATCH)).view(b, k, -1)
         whole = own.sum(1)                                   # E's codes summed: the order does not matter
         logits = self.M(own, whole)
         placement = logits.flatten(2).softmax(-1).view_as(logits)
         masks = masks_of(placement)
-        digit = self.G(whole, z, paste(patches, placement), masks.sum(1).clamp(max=1))
+        laid = placement if lay_at is None else lay_at
+        digit = self.G(whole, z, paste(patches, laid), masks_of(laid).sum(1).clamp(max=1))
         return {"logits": logits, "placement": placement, "masks": masks, "digit": digit}
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, shuffled: torch.Tensor) -> torch.Tensor:
@@ -181,9 +190,11 @@ class PuzzleGAN(nn.Module):
 
     @torch.no_grad()
     def solve(self, patches: torch.Tensor, z: torch.Tensor) -> dict:
-        """For the demo and the metrics: the digit in [0, 1], each patch's mask, and its most likely place."""
+        """For the demo and the metrics: each patch's mask and its most likely place, and the digit in
+        [0, 1] that G draws around the patches laid there (sharp, as G learnt from the true places)."""
         self.eval()
-        out = self.assemble(patches, z)
-        index = out["placement"].flatten(2).argmax(-1)
-        return {"digit": ((out["digit"] + 1) / 2).clamp(0, 1), "masks": out["masks"],
-                "places": torch.stack([index // PLACES, index % PLACES], -1)}
+        masks = self.assemble(patches, z)
+        index = masks["placement"].flatten(2).argmax(-1)
+        places = torch.stack([index // PLACES, index % PLACES], -1)
+        digit = self.assemble(patches, z, one_hot_places(places))["digit"]
+        return {"digit": ((digit + 1) / 2).clamp(0, 1), "masks": masks["masks"], "places": places}
