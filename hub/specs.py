@@ -38,7 +38,9 @@ class DemoSpec:
 
     A demo that draws digits may give `sample(model, n, generator)` -> n images [n, 28, 28] in
     [0, 1] and say what `likelihood` its model offers ("exact", "bound" or "none"): the hub's
-    Compare tab then puts it beside the others.
+    Compare tab then puts it beside the others. A demo that draws digits from a caption may give
+    `caption_sample(model, captions, generator)` -> one image [28, 28] in [0, 1] per caption, as a numpy
+    array [len(captions), 28, 28]: views that put text-to-image models side by side call it.
 
     `group` places the demo on the overview page the way the lecture groups models: "Transformer",
     "Explicit models" (a likelihood), "Implicit models" (samples only) or "Tools".
@@ -53,6 +55,7 @@ class DemoSpec:
     train: Callable[..., dict] | None = None
     evaluate: Callable[..., dict] | None = None
     sample: Callable[..., Any] | None = None
+    caption_sample: Callable[..., Any] | None = None
     likelihood: str = ""
     group: str = ""
     tab_order: int = 0

@@ -138,10 +138,10 @@ def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor,
 def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: dict, log, generator,
         out_dir: Path, optimizers: dict, score: Callable[[nn.Module], float], average: nn.Module | None = None,
         schedules: tuple = (), loss_names: tuple = (), report: Callable[[nn.Module], str] | None = None,
-        score_name: str = "FLD vs held-apart") -> dict:
+        score_name: str = "FLD vs held-apart", maximise: bool = False) -> dict:
     """Epochs of shuffled batches of `columns`; `step(batch)` updates the model and returns its losses.
     After each epoch the scored module (the `average`'s module if given, else `model`) is measured by
-    `score` (an FLD unless `score_name` says otherwise: lower is better) and the best state kept
+    `score` (an FLD unless `score_name` says otherwise: lower is better, unless `maximise`) and the best state kept
     (`training.run_epochs`, which also keeps the time budget and resumes an interrupted run from
     `out_dir`). `model` ends with the best state; the result's "fld" is its score."""
     scored = average.module if average is not None else model
@@ -160,6 +160,6 @@ def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: d
 
     modules = {"model": model, **({"average": average} if average is not None else {})}
     checkpoints = training.Checkpoints(out_dir, modules, optimizers, schedules, generator)
-    best = training.run_epochs(one_epoch, score, scored, cfg, log, checkpoints, score_name=score_name)
+    best = training.run_epochs(one_epoch, score, scored, cfg, log, checkpoints, maximise, score_name=score_name)
     model.load_state_dict(best["state"])
     return {**best, "fld": best["score"]}

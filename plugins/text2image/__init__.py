@@ -22,9 +22,18 @@ def load_model(directory=None):
     return load(SmallDallE, directory or weights_dir(DEMO_ID))[0]
 
 
+def caption_sample(model, texts, generator):
+    """One image [28, 28] in [0, 1] for each caption, with the shipped sampling settings and no re-ranking
+    (the side-by-side view's sampler)."""
+    sampling = model.default_sampling()
+    images, _ = model.sample(model.caption_ids(list(texts)), generator, sampling["temperature"], sampling["top_k"])
+    return images.cpu().numpy()
+
+
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
         id=DEMO_ID, title="Text to image", description=DESCRIPTION, group="Transformer",
-        models=[ModelSpec("small DALL-E", load_model, weights_dir(DEMO_ID))], **package_parts(__name__),
+        models=[ModelSpec("small DALL-E", load_model, weights_dir(DEMO_ID))], caption_sample=caption_sample,
+        **package_parts(__name__),
     ))

@@ -4,18 +4,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub.kit import enlarge, evaluator, grayscale_test_digits, integer, number, strokes, unit_images
+from hub.kit import captions, enlarge, grayscale_test_digits, integer, number, unit_images
 
-from .train import properties_met, property_checks, rerank_scores
+from .train import rerank_scores
 
 EXAMPLES = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
             "thick 8, standing upright", "a digit slanted to the right"]
-RANKING_COLUMNS = ["rank", "evaluator reads", "p(named digit)", "thickness (px)", "slant", "properties met", "score"]
-
-
-def describe(thickness: float, slant: float) -> tuple[str, str]:
-    return (f"{thickness:.2f} ({strokes.thickness_word(thickness) or 'medium'})",
-            f"{slant:+.2f} ({strokes.slant_word(slant) or 'between bands'})")
+RANKING_COLUMNS = ["rank", *captions.CHECK_COLUMNS, "score"]
 
 
 class Text2ImageDemo:
@@ -37,32 +32,18 @@ class Text2ImageDemo:
             images, tokens = model.sample(model.caption_ids([caption] * count), torch.Generator().manual_seed(seed),
                                           temperature, top_k)
         images, tokens = images.cpu().numpy(), tokens.cpu().numpy()
-        _, probabilities = evaluator.outputs(evaluator.load(), images)
-        thickness, slant = strokes.measure(images)
-        checks = property_checks((thickness, slant), read.thickness, read.slant)
-        named, met = len(checks), properties_met(checks, count)
-        scores = rerank_scores(probabilities, read.digit, met, named)
+        checked = captions.check_images(images, read)
+        scores = rerank_scores(checked["probabilities"], read.digit, checked["met"], checked["named"])
         order = np.argsort(-scores, kind="stable")
         rows, gallery = [], []
         for rank, i in enumerate(order, 1):
-            reads = int(probabilities[i].argmax())
-            p_named = probabilities[i, read.digit] if read.digit is not None else probabilities[i].max()
-            t, s = describe(thickness[i], slant[i])
-            rows.append([rank, reads, round(float(p_named), 3), t, s, f"{int(met[i])} of {named}", round(float(scores[i]), 3)])
-            gallery.append((enlarge(images[i], 4), f"#{rank}: a {reads}, {scores[i]:.2f}"))
-        return gallery, rows, tokens[order[0]].tolist(), self.reading_note(read, model.captions.known_words())
-
-    @staticmethod
-    def reading_note(read, known_words: str) -> str:
-        note = f"The model read: **{' '.join(read.words)}**"
-        named = [w for w in (read.digit, read.thickness, read.slant) if w is not None]
-        note += f" (it will be checked for: {', '.join(map(str, named))})." if named else "."
+            row = captions.check_row(checked, i, read)
+            rows.append([rank, *row, round(float(scores[i]), 3)])
+            gallery.append((enlarge(images[i], 4), f"#{rank}: a {row[0]}, {scores[i]:.2f}"))
+        note = captions.reading_note(read, model.captions.known_words())
         if read.digit is None:
-            note += " No digit named: the model draws any digit; the score uses the evaluator's top probability."
-        if read.unknown:
-            note += (f"\n\nWords the model does not know, left out: *{', '.join(read.unknown)}*. "
-                     f"It knows: {known_words}.")
-        return note
+            note += " The score uses the evaluator's top probability."
+        return gallery, rows, tokens[order[0]].tolist(), note
 
     def tokenize(self, index):
         """A test digit, its 7 x 7 image tokens and the VQ-VAE's reconstruction from those tokens."""

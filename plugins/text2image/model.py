@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hub.kit import EncoderLayer, causal_mask
+from hub.kit import EncoderLayer, captions, causal_mask
 
-from .captions import MAX_WORDS, CaptionTokenizer
 
 GRID = 7                         # image tokens per side
 
@@ -85,7 +84,7 @@ class ImageTokenTransformer(nn.Module):
     def __init__(self, text_vocabulary: int, codes: int, d_model: int = 128, depth: int = 4, heads: int = 4,
                  d_ff: int = 512, dropout: float = 0.1):
         super().__init__()
-        self.text_vocabulary, self.length = text_vocabulary, MAX_WORDS + 1 + GRID * GRID
+        self.text_vocabulary, self.length = text_vocabulary, captions.MAX_WORDS + 1 + GRID * GRID
         self.token_embedding = nn.Embedding(text_vocabulary + codes, d_model)    # image code k is id text_vocabulary + k
         self.position_embedding = nn.Parameter(torch.randn(1, self.length, d_model) * 0.02)
         self.dropout = nn.Dropout(dropout)
@@ -110,7 +109,7 @@ class SmallDallE(nn.Module):
     def __init__(self, codes: int = 128, code_dim: int = 32, channels: int = 64, d_model: int = 128, depth: int = 4,
                  heads: int = 4, d_ff: int = 512, dropout: float = 0.1):
         super().__init__()
-        self.captions = CaptionTokenizer()
+        self.captions = captions.CaptionTokenizer()
         self.vqvae = VQVAE(codes, code_dim, channels)
         self.transformer = ImageTokenTransformer(len(self.captions), codes, d_model, depth, heads, d_ff, dropout)
         # the sampling settings chosen on held-apart captions after training (top-k 0: off), kept with the weights
@@ -131,7 +130,7 @@ class SmallDallE(nn.Module):
 
     def prior_loss(self, caption_ids: torch.Tensor, image_ids: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of each image token given the caption and the image tokens before it (nats a token)."""
-        logits = self.transformer(self.sequence(caption_ids, image_ids)[:, :-1])[:, MAX_WORDS:]
+        logits = self.transformer(self.sequence(caption_ids, image_ids)[:, :-1])[:, captions.MAX_WORDS:]
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), image_ids.flatten())
 
     @torch.no_grad()

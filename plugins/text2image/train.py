@@ -10,9 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hub.kit import cards, data, evaluator, parameter_count, strokes, training, unit_images
-
-from .captions import MAX_WORDS, TEMPLATES, random_caption
+from hub.kit import captions, cards, data, evaluator, parameter_count, strokes, training, unit_images
 from .model import SmallDallE
 
 MODEL = dict(codes=128, code_dim=32, channels=64, d_model=128, depth=4, heads=4, d_ff=512, dropout=0.1)
@@ -58,7 +56,7 @@ def train_tokenizer(model: SmallDallE, x_fit, x_valid, cfg, generator, log) -> d
 
 
 def caption_batch(model: SmallDallE, digits, thickness, slant, rng: np.random.Generator) -> torch.Tensor:
-    return model.caption_ids([random_caption(int(d), float(t), float(s), rng) for d, t, s in zip(digits, thickness, slant)])
+    return model.caption_ids([captions.random_caption(int(d), float(t), float(s), rng) for d, t, s in zip(digits, thickness, slant)])
 
 
 def train_prior(model: SmallDallE, fit_set: tuple, valid_set: tuple, cfg, generator, rng, log) -> dict:
@@ -124,11 +122,12 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
 def choose_sampling(model: SmallDallE, images: np.ndarray, labels: np.ndarray) -> list[dict]:
     """Each candidate's digit match before re-ranking on captions of held-apart digits (4 samples each);
     the best becomes the model's default. The test split is never used to choose."""
-    judge, captions, results = evaluator.load(), captions_of(images, labels, seed=1), []
+    reference, results = evaluator.outputs(evaluator.load(), images)[0], []
     for sampling in SAMPLING_CANDIDATES:
-        figures = generation_figures(model, judge, captions, sampling, per=4)
-        results.append({**sampling, "digit_match": figures["digit_match_before_reranking"],
-                        "property_agreement": figures["property_agreement"]})
+        figures = captions.caption_figures(lambda texts, per: generate_for_captions(model, texts, per, sampling)[0],
+                                           images, labels, per=4, seed=1, reference=reference)
+        results.append({**sampling, "digit_match": figures["digit_match"],
+                        "word_agreement": figures["word_agreement"]})
     best = max(results, key=lambda r: r["digit_match"])
     model.set_default_sampling(best["temperature"], best["top_k"])
     return results
@@ -145,18 +144,6 @@ def rerank_scores(probabilities: np.ndarray, digit: int | None, met: np.ndarray,
     measurements confirm (counted as (1 + met) / (1 + named), so a miss costs but does not zero it)."""
     p = probabilities.max(1) if digit is None else probabilities[:, digit]
     return p * (1 + met) / (1 + named)
-
-
-def property_checks(measured: tuple[np.ndarray, np.ndarray], thickness: str | None,
-                    slant: str | None) -> dict[str, np.ndarray]:
-    """For each property the caption names (by its word), whether each image's measurement
-    (`strokes.measure(images)`) falls in that word's band."""
-    checks = {}
-    if thickness:
-        checks[thickness] = np.array([strokes.thickness_word(t) == thickness for t in measured[0]])
-    if slant:
-        checks[slant] = np.array([strokes.slant_word(s) == slant for s in measured[1]])
-    return checks
 
 
 def properties_met(checks: dict[str, np.ndarray], count: int) -> np.ndarray:
@@ -179,8 +166,8 @@ def generate_for_captions(model: SmallDallE, captions: list[str], per_caption: i
 
 
 def evaluate(model, limit: int | None = None) -> dict:
-    """Tokenizer reconstruction of the test images; digit match and property agreement of images
-    generated for captions of the test images (measured on those images), before and after re-ranking."""
+    """Tokenizer reconstruction of the test images; the shared caption figures (`hub.kit.captions`) of
+    samples for captions of the test images, and the digit match after re-ranking."""
     x, y = data.mnist("test")
     x, y = data.spread_subset(x, limit), data.spread_subset(y, limit)
     images = unit_images(x)
@@ -192,48 +179,36 @@ def evaluate(model, limit: int | None = None) -> dict:
         "evaluator_accuracy_on_reconstructions": round(evaluator.accuracy(judge, reconstructions, y), 4),
         "evaluator_accuracy_on_originals": round(evaluator.accuracy(judge, images, y), 4),
         "codes_used": int(tokens.unique().numel()), "codes": model.vqvae.codes}}
-    metrics["generation"] = generation_figures(model, judge, captions_of(x, y, seed=2), model.default_sampling())
-    thickness, slant = strokes.measure(x)
-    metrics["base_rates"] = {"thin": round(float(np.mean([strokes.thickness_word(t) == "thin" for t in thickness])), 4),
-                             "thick": round(float(np.mean([strokes.thickness_word(t) == "thick" for t in thickness])), 4),
-                             **{w: round(float(np.mean([strokes.slant_word(s) == w for s in slant])), 4)
-                                for w in ("left", "upright", "right")}}
+    sampling, drawn = model.default_sampling(), {}
+
+    def draw(texts, per):
+        drawn["images"] = generate_for_captions(model, texts, per, sampling)[0]
+        return drawn["images"]
+    metrics.update(sampling, **captions.caption_figures(draw, x, y, SAMPLES_PER_CAPTION))
+    metrics["digit_match_after_reranking"] = reranked_match(model, captions.captions_of(x, y, seed=2), drawn["images"])
     return metrics
 
 
-def captions_of(images: np.ndarray, labels: np.ndarray, seed: int) -> list[str]:
-    thickness, slant = strokes.measure(images)
-    rng = np.random.default_rng(seed)
-    return [random_caption(int(d), float(t), float(s), rng) for d, t, s in zip(labels, thickness, slant)]
-
-
-def generation_figures(model: SmallDallE, judge, captions: list[str], sampling: dict,
-                       per: int = SAMPLES_PER_CAPTION) -> dict:
-    images, _ = generate_for_captions(model, captions, per, sampling)
-    _, probabilities = evaluator.outputs(judge, images.reshape(-1, 28, 28))
-    probabilities = probabilities.reshape(len(captions), per, 10)
-    match, top_match, agree = [], [], {w: [] for w in ("thin", "thick", "left", "upright", "right")}
-    for caption, imgs, probs in zip(captions, images, probabilities):
-        read = model.captions.read(caption)
-        checks = property_checks(strokes.measure(imgs), read.thickness, read.slant)
+def reranked_match(model: SmallDallE, texts: list[str], images: np.ndarray) -> float:
+    """The share of captions whose top sample by `rerank_scores` is read as the captioned digit."""
+    per = images.shape[1]
+    _, probabilities = evaluator.outputs(evaluator.load(), images.reshape(-1, 28, 28))
+    thickness, slant = (m.reshape(len(texts), per) for m in strokes.measure(images))
+    hits = []
+    for text, probs, t, s in zip(texts, probabilities.reshape(len(texts), per, 10), thickness, slant):
+        read = model.captions.read(text)
+        checks = captions.word_checks((t, s), read.thickness, read.slant)
         best = int(np.argmax(rerank_scores(probs, read.digit, properties_met(checks, per), len(checks))))
-        match.extend(probs.argmax(1) == read.digit)
-        top_match.append(probs[best].argmax() == read.digit)
-        for word, holds in checks.items():
-            agree[word].extend(holds)
-    return {"captions": len(captions), "samples_per_caption": per, **sampling,
-            "digit_match_before_reranking": round(float(np.mean(match)), 4),
-            "digit_match_after_reranking": round(float(np.mean(top_match)), 4),
-            "property_agreement": {w: round(float(np.mean(v)), 4) for w, v in agree.items() if v},
-            "property_samples": {w: len(v) for w, v in agree.items()}}
+        hits.append(probs[best].argmax() == read.digit)
+    return round(float(np.mean(hits)), 4)
 
 
 def model_card(config: dict) -> str:
     m, c, t, s = config["metrics"], config["model"], config["training"], config["sampling"]
-    tok, gen, base = m["tokenizer"], m["generation"], m["base_rates"]
+    tok = m["tokenizer"]
     stage1, stage2 = t["tokenizer"], t["prior"]
-    agreement = "\n".join(f"| {word} | {100 * gen['property_agreement'][word]:.1f}% | {100 * base[word]:.1f}% | "
-                          f"{gen['property_samples'][word]:,} |" for word in gen["property_agreement"])
+    agreement = "\n".join(f"| {word} | {100 * m['word_agreement'][word]:.1f}% | {100 * m['base_rate'][word]:.1f}% | "
+                          f"{m['word_samples'][word]:,} |" for word in m["word_agreement"])
     candidates = "\n".join(f"| {r['temperature']} | {r['top_k'] or 'off'} | {100 * r['digit_match']:.1f}% |"
                            for r in s["held_apart"])
     return f"""# Text to image: a small DALL-E (VQ-VAE + decoder-only transformer) on MNIST
@@ -241,15 +216,15 @@ def model_card(config: dict) -> str:
 Stage 1, the image tokenizer: a VQ-VAE (van den Oord et al. 2017; DALL-E used a dVAE) maps a 28 x 28 digit to
 7 x 7 tokens from a codebook of {c['codes']} ({c['code_dim']}-d codes, {c['channels']} channels) and back.
 Stage 2, the prior: a decoder-only transformer ({c['depth']} causal pre-norm layers from the hub's shared
-blocks, d_model {c['d_model']}, {c['heads']} heads, d_ff {c['d_ff']}) over [{MAX_WORDS} caption words; <image>; 49 image tokens].
+blocks, d_model {c['d_model']}, {c['heads']} heads, d_ff {c['d_ff']}) over [{captions.MAX_WORDS} caption words; <image>; 49 image tokens].
 {t['parameters']:,} parameters in all.
 
 ## Data and captions
 MNIST: both stages train on the first 50,000 training images and choose their epoch on the 10,000 held apart.
-Captions are built from the label and two properties measured on each image (`plugins/text2image/captions.py`):
+Captions are built from the label and two properties measured on each image (`hub/kit/captions.py`):
 stroke thickness (2 x ink area / ink edges: "thin" under {strokes.THIN_BELOW} px, "thick" over {strokes.THICK_ABOVE} px) and slant
 (the ink's shear: "slanted to the left" under {strokes.LEFT_BELOW}, "upright" within +-{strokes.UPRIGHT_WITHIN}, "slanted to the right" over
-{strokes.RIGHT_ABOVE} columns per row), in {len(TEMPLATES)} templates, the digit as a word or a numeral, each property left out at random.
+{strokes.RIGHT_ABOVE} columns per row), in {len(captions.TEMPLATES)} templates, the digit as a word or a numeral, each property left out at random.
 
 ## Training
 Exact command: `python -m hub train text2image` (seed {t['seed']}, 2 CPU threads).
@@ -271,15 +246,19 @@ Tokenizer, on the {tok['images']:,} test images: squared error {tok['mse_per_pix
 {100 * tok['evaluator_accuracy_on_reconstructions']:.2f}% of the reconstructions as their label ({100 * tok['evaluator_accuracy_on_originals']:.2f}% of the originals);
 {tok['codes_used']} of {tok['codes']} codes in use.
 
-Generation, for a caption of each of the {gen['captions']:,} test images, {gen['samples_per_caption']} samples a caption:
+Generation, for a caption of each of the {m['captions']:,} test images, {m['samples_per_caption']} samples a caption, measured by the code
+the text-to-image GAN's figures come from (`hub/kit/captions.py`):
 
 | figure | value |
 |---|---|
-| digit match before re-ranking (every sample) | **{100 * gen['digit_match_before_reranking']:.2f}%** |
-| digit match after re-ranking (the top sample of each caption) | **{100 * gen['digit_match_after_reranking']:.2f}%** |
+| digit match before re-ranking (every sample) | **{100 * m['digit_match']:.2f}%** |
+| digit match after re-ranking (the top sample of each caption) | **{100 * m['digit_match_after_reranking']:.2f}%** |
+| FLD of all samples to the test digits | {m['fld']:.2f} |
+| diversity: mean pairwise RMS pixel distance among one caption's samples (real digits of one label: {m['diversity_real_same_digit']:.3f}) | {m['diversity']:.3f} |
 
-Property agreement before re-ranking: the share of samples whose measurement falls in the band the caption names,
-beside the share of all test digits in that band (what ignoring the word would give):
+Word agreement before re-ranking: the share of samples whose measurement falls in the band the caption names,
+beside the share of all test digits in that band (its base rate: what ignoring the word would give); the smallest
+gain over the words is {100 * m['word_agreement_gain_min']:+.1f} points:
 
 | word | agreement | test digits in the band | samples |
 |---|---|---|---|
@@ -292,3 +271,22 @@ CLIP-ranked samples scored by CLIP would be); the figure before re-ranking is th
 
 Reproduce: `python -m hub evaluate text2image --json`.
 """
+
+
+SUBSET = 500
+
+
+if __name__ == "__main__":
+    # `python -m plugins.text2image.train METRICS.json`: the shipped config takes the test figures printed by
+    # `python -m hub evaluate text2image --json` (saved to METRICS.json) and a fresh quick check, and the card
+    # is rendered again; the weights stay as they are
+    import sys
+
+    from hub import load_model, weights_dir
+
+    directory = weights_dir("text2image")
+    trained, saved = load_model(SmallDallE, directory)
+    saved["metrics"] = json.loads(Path(sys.argv[1]).read_text().strip().splitlines()[-1])
+    saved["subset_check"] = {"demo": "text2image", "limit": SUBSET, "metrics": evaluate(trained, SUBSET)}
+    if cards.publish(directory, trained, saved, model_card(saved)) != saved["sha256"]:
+        raise RuntimeError("re-saving the weights changed their bytes")
