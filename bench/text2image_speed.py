@@ -18,10 +18,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from hub.core import Hub  # noqa: E402
+from hub.kit.captions import EXAMPLE_CAPTIONS as CAPTIONS  # noqa: E402
 from hub.placement import parse_inventory  # noqa: E402
 
-CAPTIONS = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
-            "thick 8, standing upright", "a one", "a thick nine slanted to the left"]
 BATCHES = (1, 8, 64)
 
 

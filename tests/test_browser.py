@@ -166,6 +166,20 @@ def test_puzzlegan_assembles_a_digit_from_three_ticked_patches(page):
     assert "labelled 7" in page.locator("#puzzlegan-note").inner_text()
     assert page.locator("#puzzlegan-digit img").get_attribute("src")
 
+
+def test_one_caption_through_both_text_to_image_models_side_by_side(page):
+    page.get_by_role("tab", name="Text-to-image GAN", exact=True).click()
+    page.get_by_role("tab", name="Same caption, both models").click()
+    page.locator("#t2ig-side-caption textarea").fill("a thin 3")
+    page.locator("#t2ig-side-go").click()
+    for demo in ("text2image", "text2image_gan"):
+        page.locator(f"#t2ig-side-{demo} img").first.wait_for(timeout=120_000)
+        assert page.locator(f"#t2ig-side-{demo} img").count() == 8
+    summary = page.locator("#t2ig-side-summary")
+    summary.get_by_text("Text-to-image GAN").first.wait_for(timeout=10_000)
+    assert summary.get_by_text("Text to image", exact=True).count() >= 1
+
+
 # ---- layout: labels beside images, not over them; whole tables; one message for a refused input ----
 
 def truncated(locator) -> bool:

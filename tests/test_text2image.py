@@ -9,7 +9,6 @@ from helpers import evaluate_subset, plugin_actions
 from hub import weights
 from hub.kit import data
 from hub.kit.captions import MAX_WORDS
-from hub import InputError
 from plugins.text2image.model import GRID, VQVAE, SmallDallE
 from plugins.text2image.train import rerank_scores
 

@@ -26,7 +26,7 @@ SURFACE = {
     "enlarge": "display", "tile": "display", "labelled_grid": "display", "heat_map": "display", "verdict": "display",
     "likelihood_plot": "display", "test_digits": "display", "grayscale_test_digits": "display",
     # input widgets
-    "digit_sketchpad": "widgets", "image_upload": "widgets", "drawing_tab": "widgets",
+    "digit_sketchpad": "widgets", "image_upload": "widgets", "drawing_tab": "widgets", "caption_box": "widgets",
     # attention blocks
     "MultiHeadAttention": "attention", "EncoderLayer": "attention", "DecoderLayer": "attention",
     "PositionalEncoding": "attention", "causal_mask": "attention", "padding_mask": "attention",

@@ -28,6 +28,8 @@ SLANT_PHRASES = {"left": ["slanted to the left", "leaning left"], "right": ["sla
 TEMPLATES = ["{digit}", "a {thickness} {digit}", "a {digit} {slant}", "a {thickness} {digit} {slant}",
              "{thickness} {digit}, {slant}"]
 FILLERS = ["a", "an", "the", "digit", "to", "standing", "slanted", "leaning"]
+EXAMPLE_CAPTIONS = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
+                    "thick 8, standing upright", "a digit slanted to the right"]
 MAX_WORDS = 8                    # caption positions the transformer reads
 MAX_CHARACTERS = 500
 

@@ -48,9 +48,16 @@ def quick_check(check: dict) -> str:
     def plain(figures: dict) -> list[str]:
         return [f"`{key}` {value}" for key, value in figures.items() if not isinstance(value, (list, dict))]
 
-    lines = [f"- {line}" for line in plain(check["metrics"])]
-    lines += [f"- `{key}`: {', '.join(plain(value))}" for key, value in check["metrics"].items()
-              if isinstance(value, dict)]
+    def nested(figures: dict, prefix: str = "") -> list[str]:
+        lines = []
+        for key, value in figures.items():
+            if isinstance(value, dict):
+                inner = plain(value)
+                lines += [f"- `{prefix}{key}`: {', '.join(inner)}"] if inner else []
+                lines += nested(value, f"{prefix}{key}.")
+        return lines
+
+    lines = [f"- {line}" for line in plain(check["metrics"])] + nested(check["metrics"])
     return (f"## Quick check\n`python -m hub evaluate {check['demo']} --limit {check['limit']} --json` measures "
             f"the same {check['limit']} test examples (or that many samples) every run, and prints:\n\n"
             + "\n".join(lines))

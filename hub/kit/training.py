@@ -32,15 +32,17 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def training_logger(demo_id: str, out_dir: Path) -> logging.Logger:
-    """Logs to stderr and to <out_dir>/train.log (kept with the weights as the record of the run)."""
+def training_logger(demo_id: str, out_dir: Path, append: bool = False) -> logging.Logger:
+    """Logs to stderr and to <out_dir>/train.log (kept with the weights as the record of the run), started
+    afresh unless `append`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(f"hub.train.{demo_id}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
     logger.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(out_dir / "train.log", mode="w")):
+    to_file = logging.FileHandler(out_dir / "train.log", mode="a" if append else "w")
+    for handler in (logging.StreamHandler(sys.stderr), to_file):
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     return logger

@@ -52,3 +52,12 @@ def drawing_tab(elem_prefix: str, button_label: str, button_elem_id: str | None 
         canvas = digit_sketchpad(f"{elem_prefix}-sketchpad")
         button = gr.Button(button_label, variant="primary", elem_id=button_elem_id)
     return canvas, button
+
+
+def caption_box(elem_id: str) -> gr.Textbox:
+    """A caption of a digit to draw (`hub.kit.captions`), with example captions to click."""
+    from .captions import EXAMPLE_CAPTIONS
+
+    box = gr.Textbox(value=EXAMPLE_CAPTIONS[0], label="Caption", elem_id=elem_id)
+    gr.Examples([[e] for e in EXAMPLE_CAPTIONS], inputs=box, label="Captions to try")
+    return box

@@ -4,12 +4,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub.kit import captions, enlarge, grayscale_test_digits, integer, number, unit_images
+from hub.kit import caption_box, captions, enlarge, grayscale_test_digits, integer, number, unit_images
 
 from .train import rerank_scores
 
-EXAMPLES = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
-            "thick 8, standing upright", "a digit slanted to the right"]
 RANKING_COLUMNS = ["rank", *captions.CHECK_COLUMNS, "score"]
 
 
@@ -70,8 +68,7 @@ def build_ui(ctx) -> None:
     with gr.Tab("Generate"):
         with gr.Row():
             with gr.Column(scale=1):
-                caption = gr.Textbox(value=EXAMPLES[0], label="Caption", elem_id="t2i-caption")
-                gr.Examples([[e] for e in EXAMPLES], inputs=caption, label="Captions to try")
+                caption = caption_box("t2i-caption")
                 count = gr.Slider(1, 64, value=8, step=1, label="Number of samples (re-ranked)")
                 temperature = gr.Slider(0.1, 2.0, value=demo.sampling["temperature"], step=0.05, label="Temperature")
                 top_k = gr.Slider(0, 128, value=demo.sampling["top_k"] or 0, step=1, label="Top-k (0: off)")

@@ -9,10 +9,8 @@ import numpy as np
 import torch
 
 from hub import InputError
-from hub.kit import captions, enlarge, integer, labelled_grid
+from hub.kit import caption_box, captions, enlarge, integer, labelled_grid
 
-EXAMPLES = ["a thick seven slanted to the right", "a thin 3", "an upright four", "zero", "a thin two leaning left",
-            "thick 8, standing upright"]
 RESTYLE_EXAMPLE = "a thin one\na thick one\na seven slanted to the left\na seven slanted to the right\na thick 0, upright"
 MAX_LINES = 8
 SAMPLE_COLUMNS = ["sample", *captions.CHECK_COLUMNS]
@@ -70,7 +68,7 @@ class TextToImageGANDemo:
         lines = caption_lines(text)
         with self.models.use() as model:
             read_each(model.tokenizer, lines)
-            z = model.latent(count, torch.Generator().manual_seed(seed))
+            z = model.noise(count, torch.Generator().manual_seed(seed))
             phi = model.embed(lines)
             images = model.draw(phi.repeat_interleave(count, 0), z.repeat(len(lines), 1)).cpu().numpy()
         return labelled_grid(images, count, lines, [f"z{i + 1}" for i in range(count)], "caption",
@@ -85,7 +83,7 @@ class TextToImageGANDemo:
             alphas = torch.linspace(0, 1, steps)
             phi = (1 - alphas[:, None]) * phi_first + alphas[:, None] * phi_second
             rows = 4
-            z = model.latent(rows, torch.Generator().manual_seed(seed))
+            z = model.noise(rows, torch.Generator().manual_seed(seed))
             images = model.draw(phi.repeat(rows, 1), z.repeat_interleave(steps, 0)).cpu().numpy()
         return labelled_grid(images, steps, [f"z{i + 1}" for i in range(rows)], [f"{a:.2f}" for a in alphas.tolist()],
                              "noise", f"a: from '{first}' (0) to '{second}' (1)")
@@ -121,8 +119,7 @@ def build_ui(ctx) -> None:
     with gr.Tab("Generate"):
         with gr.Row():
             with gr.Column(scale=1):
-                caption = gr.Textbox(value=EXAMPLES[0], label="Caption", elem_id="t2ig-caption")
-                gr.Examples([[e] for e in EXAMPLES], inputs=caption, label="Captions to try")
+                caption = caption_box("t2ig-caption")
                 count = gr.Slider(1, 64, value=16, step=1, label="Number of samples")
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 go = gr.Button("Generate", variant="primary", elem_id="t2ig-generate")
@@ -156,7 +153,7 @@ def build_ui(ctx) -> None:
         gr.Markdown("Every caption-to-image model of the hub on the same caption and seed, each sample checked the "
                     "same way: " + ", ".join(f"**{m.title}**" for m in models) + ". No re-ranking.")
         with gr.Row():
-            side_caption = gr.Textbox(value=EXAMPLES[0], label="Caption", elem_id="t2ig-side-caption")
+            side_caption = gr.Textbox(value=captions.EXAMPLE_CAPTIONS[0], label="Caption", elem_id="t2ig-side-caption")
             side_count = gr.Slider(1, 16, value=8, step=1, label="Samples a model")
             side_seed = gr.Number(value=0, precision=0, label="Seed")
             compare = gr.Button("Draw with every model", variant="primary", elem_id="t2ig-side-go")
