@@ -178,15 +178,17 @@ def flat_figures(metrics: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
-def assert_quick_check_reproduced(demo: str, tolerance=lambda key: 0.03) -> None:
+def assert_quick_check_reproduced(demo: str, tolerance=lambda key: 0.03) -> dict:
     """`python -m hub evaluate DEMO --limit N` gives every figure of the card's quick check again, each
-    within `tolerance(key)` (absolute) or 5%."""
+    within `tolerance(key)` (absolute) or 5%. Returns the figures it measured."""
     import pytest
 
     check = weights.read_config(weights.weights_dir(demo))["subset_check"]
-    measured = dict(flat_figures(evaluate_subset(demo, check["limit"])))
+    figures = evaluate_subset(demo, check["limit"])
+    measured = dict(flat_figures(figures))
     for key, value in flat_figures(check["metrics"]):
         assert measured[key] == pytest.approx(value, abs=tolerance(key), rel=0.05), key
+    return figures
 
 
 def shipped_weights(demo: str) -> tuple[dict, str]:
