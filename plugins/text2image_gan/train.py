@@ -28,8 +28,6 @@ DEFAULTS = dict(z_dim=64, width=32, batch_size=64, lr=2e-4, betas=(0.5, 0.999), 
 ABLATIONS = {"without_cls": dict(matching_aware=False), "without_int": dict(interpolate=False)}
 SAMPLING_SEED = 0
 TRUNCATIONS = (1.0, 0.8, 0.6)
-
-
 THICKNESS_WORDS, SLANT_WORDS = (None, "thin", "thick"), (None, "left", "upright", "right")
 
 
