@@ -40,7 +40,9 @@ class DemoSpec:
     [0, 1] and say what `likelihood` its model offers ("exact", "bound" or "none"): the hub's
     Compare tab then puts it beside the others. A demo that draws digits from a caption may give
     `caption_sample(model, captions, generator)` -> one image [28, 28] in [0, 1] per caption, as a numpy
-    array [len(captions), 28, 28]: views that put text-to-image models side by side call it.
+    array [len(captions), 28, 28]: views that put text-to-image models side by side call it. A demo whose
+    model scores binary digits may give `log_likelihood(model, x)`: x [N, 784] in {0, 1} (float) -> log p(x)
+    in nats [N] (exact, or a bound as `likelihood` says); the anomaly benchmark scores every such model.
 
     `group` places the demo on the overview page the way the lecture groups models: "Transformer",
     "Explicit models" (a likelihood), "Implicit models" (samples only) or "Tools".
@@ -56,6 +58,7 @@ class DemoSpec:
     evaluate: Callable[..., dict] | None = None
     sample: Callable[..., Any] | None = None
     caption_sample: Callable[..., Any] | None = None
+    log_likelihood: Callable[..., Any] | None = None
     likelihood: str = ""
     group: str = ""
     tab_order: int = 0

@@ -16,7 +16,7 @@ from ..specs import lazy
 SURFACE = {
     # namespaces
     "data": "data", "download": "download", "training": "training", "adversarial": "adversarial", "evaluator": "evaluator",
-    "likelihood": "likelihood", "cards": "cards", "strokes": "strokes", "captions": "captions",
+    "likelihood": "likelihood", "cards": "cards", "strokes": "strokes", "captions": "captions", "anomaly": "anomaly",
     # checking what users send
     "integer": "inputs", "number": "inputs", "one_of": "inputs",
     # images between their forms

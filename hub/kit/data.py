@@ -69,12 +69,19 @@ def binarized_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
         return npz[f"x_{split}"], npz[f"y_{split}"]
 
 
-def mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Grayscale MNIST: (x uint8 [N,28,28], y uint8 [N]); split is train or test."""
+def mnist(split: str, name: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """Grayscale MNIST (or Fashion-MNIST, `name="fashion_mnist"`, the same layout): (x uint8 [N,28,28],
+    y uint8 [N]); split is train or test."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be train or test, not {split!r}")
-    with np.load(dataset_dir("mnist") / f"{split}.npz") as npz:
+    with np.load(dataset_dir(name) / f"{split}.npz") as npz:
         return npz["x"], npz["y"]
+
+
+def binarized(x: np.ndarray, seed: int) -> np.ndarray:
+    """Grayscale images binarized the way static binarized MNIST was made: each pixel drawn once, 1 with
+    probability intensity / 255, from a fixed seed. uint8 {0, 1}, same shape."""
+    return (np.random.default_rng(seed).random(x.shape) < x / 255.0).astype(np.uint8)
 
 
 MULTI30K_SPLITS = ("train", "val", "test_2016_flickr")

@@ -29,4 +29,5 @@ def register_demos(register):
         models=[ModelSpec("nade", load_nade, weights_dir(DEMO_ID))],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
         sample=model_sample, likelihood="exact",
+        log_likelihood=lazy("hub.kit.likelihood", "log_likelihoods"),
     ))

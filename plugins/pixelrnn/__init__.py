@@ -43,4 +43,5 @@ def register_demos(register):
             models=[ModelSpec(demo_id, partial(load_pixelrnn, demo_id), weights_dir(demo_id))],
             train=partial(train, kind, demo_id), evaluate=lazy(f"{__name__}.train", "evaluate"),
             sample=model_sample, likelihood="exact",
+            log_likelihood=lazy("hub.kit.likelihood", "log_likelihoods"),
         ))
