@@ -149,6 +149,11 @@ def word_checks(measured: tuple[np.ndarray, np.ndarray], thickness: str | None,
     return checks
 
 
+def words_met(checks: dict[str, np.ndarray], count: int) -> np.ndarray:
+    """How many of the named words (`word_checks`) each of `count` images meets."""
+    return sum(checks.values(), np.zeros(count))
+
+
 def check_images(images: np.ndarray, read: ReadCaption) -> dict[str, np.ndarray | int]:
     """What a viewer checks of each image [n, 28, 28] drawn for a caption (`CaptionTokenizer.read`): the
     evaluator's probabilities [n, 10], the measured thickness and slant, and how many of the `named`
@@ -159,7 +164,7 @@ def check_images(images: np.ndarray, read: ReadCaption) -> dict[str, np.ndarray 
     thickness, slant = strokes.measure(images)
     checks = word_checks((thickness, slant), read.thickness, read.slant)
     return {"probabilities": probabilities, "thickness": thickness, "slant": slant,
-            "met": sum(checks.values(), np.zeros(len(images))), "named": len(checks)}
+            "met": words_met(checks, len(images)), "named": len(checks)}
 
 
 CHECK_COLUMNS = ["evaluator reads", "p(named digit)", "thickness (px)", "slant", "properties met"]

@@ -146,10 +146,6 @@ def rerank_scores(probabilities: np.ndarray, digit: int | None, met: np.ndarray,
     return p * (1 + met) / (1 + named)
 
 
-def properties_met(checks: dict[str, np.ndarray], count: int) -> np.ndarray:
-    return sum(checks.values(), np.zeros(count))
-
-
 @torch.no_grad()
 def generate_for_captions(model: SmallDallE, captions: list[str], per_caption: int, sampling: dict, seed: int = 0,
                           chunk: int = 4000) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +194,7 @@ def reranked_match(model: SmallDallE, texts: list[str], images: np.ndarray) -> f
     for text, probs, t, s in zip(texts, probabilities.reshape(len(texts), per, 10), thickness, slant):
         read = model.captions.read(text)
         checks = captions.word_checks((t, s), read.thickness, read.slant)
-        best = int(np.argmax(rerank_scores(probs, read.digit, properties_met(checks, per), len(checks))))
+        best = int(np.argmax(rerank_scores(probs, read.digit, captions.words_met(checks, per), len(checks))))
         hits.append(probs[best].argmax() == read.digit)
     return round(float(np.mean(hits)), 4)
 
