@@ -7,6 +7,10 @@ under each score of `hub.kit.anomaly`; AUROC of each score x model x set, and ea
 Sets: `fashion_mnist` (the test split, binarized the way static binarized MNIST was: each pixel drawn once
 from its intensity, seed 0), `noise` (pixels on with probability 1/2), `blank` (all off), 1,000 each of
 the last two. The typical NLL for the typicality score is each model's mean on the validation split.
+
+For contrast, every demo with a discriminator (DemoSpec.discriminator_score, the GANs) scores the same sets
+as it was trained on them, in grayscale: MNIST test digits, Fashion-MNIST test items, uniform noise, blank;
+its score `discriminator` is minus D's logit that the image is real.
 """
 from __future__ import annotations
 
@@ -35,6 +39,20 @@ def image_sets(limit: int | None, synthetic: int = 1000) -> dict[str, np.ndarray
             "blank": np.zeros((synthetic, 28, 28), np.uint8)}
 
 
+def grayscale_sets(limit: int | None, synthetic: int = 1000) -> dict[str, np.ndarray]:
+    """The same sets as a GAN saw its data: grayscale in [0, 1]."""
+    return {"mnist": data.spread_subset(data.mnist("test")[0], limit) / 255.0,
+            "fashion_mnist": data.spread_subset(data.mnist("test", "fashion_mnist")[0], limit) / 255.0,
+            "noise": np.random.default_rng(1).random((synthetic, 28, 28)),
+            "blank": np.zeros((synthetic, 28, 28))}
+
+
+def aurocs(scored: dict[str, dict[str, np.ndarray]]) -> dict:
+    """{score: {ood set: AUROC against "mnist"}} from {set: {score: values}}."""
+    return {score: {name: round(anomaly.auroc(scored["mnist"][score], values[score]), 4)
+                    for name, values in scored.items() if name != "mnist"} for score in scored["mnist"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="images of MNIST and Fashion-MNIST (default: all 10,000)")
@@ -50,11 +68,15 @@ def main() -> None:
         with hub.handle(demo.id).use(demo.models[0].name) as model:
             nll = {name: -demo.log_likelihood(model, likelihood.flat(x)).numpy() for name, x in sets.items()}
             typical = float(-demo.log_likelihood(model, likelihood.flat(valid)).mean())
-        scored = {name: anomaly.scores(nll[name], x, typical) for name, x in sets.items()}
         result["mean_nll"][demo.id] = {name: round(float(v.mean()), 2) for name, v in nll.items()}
-        result["auroc"][demo.id] = {score: {name: round(anomaly.auroc(scored["mnist"][score], scored[name][score]), 4)
-                                            for name in sets if name != "mnist"} for score in scored["mnist"]}
+        result["auroc"][demo.id] = aurocs({name: anomaly.scores(nll[name], x, typical) for name, x in sets.items()})
         print(demo.id, json.dumps(result["auroc"][demo.id]), json.dumps(result["mean_nll"][demo.id]), flush=True)
+    gray = grayscale_sets(args.limit)
+    for demo in [d for d in hub.demos.values() if d.discriminator_score and d.trained]:
+        with hub.handle(demo.id).use(demo.models[0].name) as model:
+            scored = {name: {"discriminator": anomaly.discriminator_scores(demo, model, x)} for name, x in gray.items()}
+        result["auroc"][demo.id] = aurocs(scored)
+        print(demo.id, json.dumps(result["auroc"][demo.id]), flush=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     ood = [name for name in sets if name != "mnist"]
     print("| model | score | " + " | ".join(ood) + " |\n|---|---|" + "---|" * len(ood))

@@ -43,6 +43,8 @@ class DemoSpec:
     array [len(captions), 28, 28]: views that put text-to-image models side by side call it. A demo whose
     model scores binary digits may give `log_likelihood(model, x)`: x [N, 784] in {0, 1} (float) -> log p(x)
     in nats [N] (exact, or a bound as `likelihood` says); the anomaly benchmark scores every such model.
+    A demo whose model has a discriminator may give `discriminator_score(model, images)`: images [N, 28, 28]
+    in [0, 1] -> D's logit that each is real [N], all an implicit model can say about one image.
 
     `group` places the demo on the overview page the way the lecture groups models: "Transformer",
     "Explicit models" (a likelihood), "Implicit models" (samples only) or "Tools".
@@ -59,6 +61,7 @@ class DemoSpec:
     sample: Callable[..., Any] | None = None
     caption_sample: Callable[..., Any] | None = None
     log_likelihood: Callable[..., Any] | None = None
+    discriminator_score: Callable[..., Any] | None = None
     likelihood: str = ""
     group: str = ""
     tab_order: int = 0

@@ -2,7 +2,7 @@
 an image and loads a test digit into the upload for it, clicks
 the AAE's latent map and sees that point decoded, translates a sentence, draws a seven for the ViT,
 turns a caption into samples, translates a digit between MNIST and USPS styles and into StarGAN's
-domains, and finds a broken
+domains, sees a blank page pass raw likelihood and fail the corrected score, and finds a broken
 plugin reported; and checks the layout (labels, tables, one message for a refused input)."""
 import pytest
 
@@ -178,6 +178,18 @@ def test_one_caption_through_both_text_to_image_models_side_by_side(page):
     cells = page.locator("#t2ig-side-summary [role=gridcell]")
     cells.filter(has_text="Text-to-image GAN").first.wait_for(timeout=10_000)
     assert cells.filter(has_text="Text to image").count() == 1                 # the small DALL-E's row
+
+
+def test_a_blank_page_fools_raw_likelihood_but_not_the_corrected_score(page):
+    page.get_by_role("tab", name="Anomaly", exact=True).click()
+    page.locator("#anomaly-kind").get_by_text("Blank", exact=True).click()
+    page.locator("#anomaly-example").click()
+    summary = page.locator("#anomaly-summary")
+    summary.filter(has_text="Models that flag this image").wait_for(timeout=120_000)
+    assert "raw -log p(x): 0 of 4" in summary.inner_text() and "complexity-corrected: 4 of 4" in summary.inner_text()
+    cells = page.locator("#anomaly-implicit [role=gridcell]")
+    assert cells.filter(has_text="none (samples only)").count() == 4
+    assert page.locator("#anomaly-benchmark").filter(has_text="complexity corrected").count() == 1
 
 
 # ---- layout: labels beside images, not over them; whole tables; one message for a refused input ----

@@ -20,7 +20,8 @@ from hub.kit.widgets import NOT_UPLOADED
 pytestmark = pytest.mark.slow    # starts `python app.py`
 
 VIT_OPTIONS = ["ViT (trained here on MNIST)", "rollout (all layers)", "average", 3]
-UPLOADS = {"vae_reconstruct_upload": [], "nade_likelihood_upload": [], "vit_classify_upload": VIT_OPTIONS}
+UPLOADS = {"vae_reconstruct_upload": [], "nade_likelihood_upload": [], "vit_classify_upload": VIT_OPTIONS,
+           "anomaly_upload": []}
 
 
 def raw_call(url: str, api: str, data: list) -> tuple[str, object]:

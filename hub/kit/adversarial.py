@@ -23,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import evaluator, training
-from .images import to_unit
+from .images import to_signed, to_unit, unit_images
 
 def discriminator_bce(real_logit: torch.Tensor, fake_logit: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
     """-log D(x) - log(1 - D(G(z))), the real target smoothed to `real_label` (one-sided smoothing)."""
@@ -75,6 +75,18 @@ class AdversarialNet(nn.Module):
         """n images [n, 28, 28] in [0, 1]."""
         self.eval()
         return to_unit(self.generate(self.latent(n, generator, **codes))[:, 0])
+
+
+@torch.no_grad()
+def realness(model: AdversarialNet, images) -> torch.Tensor:
+    """D's logit that each image [N, 28, 28] in [0, 1] is a real digit (a demo's `discriminator_score`). A
+    conditional D is asked about every digit, and its most convinced answer kept."""
+    model.eval()
+    x = to_signed(unit_images(images, (-1, 1, 28, 28))).to(model.device)
+    if "digit" not in model.CONTROLS:
+        return model.discriminate(x).cpu()
+    digits = torch.arange(10, device=model.device)
+    return torch.stack([model.discriminate(x, digit.expand(len(x))) for digit in digits]).amax(0).cpu()
 
 
 def sample_images(model, n: int, seed: int, chunk: int = 1000, **codes) -> np.ndarray:

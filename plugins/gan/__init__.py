@@ -51,5 +51,5 @@ def register_demos(register):
             build_ui=lazy(f"{__name__}.demo", "build_ui"),
             models=[ModelSpec(kind, partial(load_gan, kind), weights_dir(kind))],
             train=partial(train, kind), evaluate=lazy(f"{__name__}.train", "evaluate"),
-            sample=model_sample, likelihood="none",
+            sample=model_sample, likelihood="none", discriminator_score=lazy("hub.kit.adversarial", "realness"),
         ))

@@ -2,7 +2,7 @@
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, package_parts, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, package_parts, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "vae"
@@ -36,5 +36,5 @@ def register_demos(register):
     register(DemoSpec(
         id=DEMO_ID, title="VAE", description=DESCRIPTION, group="Explicit models",
         models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))], **package_parts(__name__),
-        sample=sample_means, likelihood="bound",
+        sample=sample_means, likelihood="bound", log_likelihood=lazy(f"{__name__}.train", "log_likelihood"),
     ))

@@ -35,6 +35,14 @@ def per_example_bound(model: VAE, x: torch.Tensor, k: int, batch_size: int = 100
     return torch.cat(chunks)
 
 
+def log_likelihood(model: VAE, x: torch.Tensor, k: int = REFERENCE_K) -> torch.Tensor:
+    """The demo's `log_likelihood`: the bound on log p(x) per row of x [N, 784], from a fixed seed (one image,
+    one answer; the global random state is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return per_example_bound(model, x.to(next(model.parameters()).device), k).cpu()
+
+
 def evaluate(model: VAE, limit: int | None = None, ks=EVAL_K, seed: int = 0, progress: bool = True) -> dict:
     """Test-split metrics in nats: mean ELBO and importance-weighted bounds on log p(x)."""
     torch.manual_seed(seed)
