@@ -186,10 +186,11 @@ def test_a_blank_page_fools_raw_likelihood_but_not_the_corrected_score(page):
     page.locator("#anomaly-example").click()
     summary = page.locator("#anomaly-summary")
     summary.filter(has_text="Models that flag this image").wait_for(timeout=120_000)
-    assert "raw -log p(x): 0 of 4" in summary.inner_text() and "complexity-corrected: 4 of 4" in summary.inner_text()
+    assert "raw -log p(x): 0 of 4" in summary.inner_text() and "complexity corrected: 4 of 4" in summary.inner_text()
     cells = page.locator("#anomaly-implicit [role=gridcell]")
     assert cells.filter(has_text="none (samples only)").count() == 4
     assert page.locator("#anomaly-benchmark").filter(has_text="complexity corrected").count() == 1
+    assert fits_sideways(page, "#anomaly-explicit") and fits_sideways(page, "#anomaly-implicit")
 
 
 # ---- layout: labels beside images, not over them; whole tables; one message for a refused input ----

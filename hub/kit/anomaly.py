@@ -30,6 +30,7 @@ REFERENCE_KEY = "anomaly_reference"           # in a weights folder's config.jso
 PERCENTS = np.linspace(0, 100, 101)
 BENCHMARK = Path(__file__).resolve().parents[2] / "bench" / "results" / "anomaly.json"   # bench/anomaly.py writes it
 FLAGGED, UNUSUAL = 99, 95                    # a verdict's thresholds: percent of reference inputs scoring lower
+SET_NAMES = {"mnist": "MNIST test", "fashion_mnist": "Fashion-MNIST"}        # as tables name the benchmark's sets
 
 
 def png_bits(images: np.ndarray) -> np.ndarray:
@@ -76,17 +77,17 @@ def percentile(value: float, quantiles: list[float]) -> float:
 
 
 def judge(value: float, quantiles: list[float]) -> tuple[float, str]:
-    """(percentile, verdict in words) of one input's anomaly score."""
+    """(percentile, verdict in words) of one input's anomaly score among the reference digits' scores."""
     rank = percentile(value, quantiles)
     if value > quantiles[-1]:
-        return rank, "flagged: scores above every reference digit"
+        return rank, "flagged: above every reference digit"
     if value < quantiles[0]:
-        return rank, "looks normal: scores below every reference digit"
+        return rank, "normal: below every reference digit"
     if rank >= FLAGGED:
-        return rank, f"flagged: above {rank:.1f}% of reference digits"
+        return rank, f"flagged: above {rank:.1f}% of them"
     if rank >= UNUSUAL:
-        return rank, f"unusual: above {rank:.1f}% of reference digits"
-    return rank, f"looks normal: above {rank:.1f}% of reference digits"
+        return rank, f"unusual: above {rank:.1f}% of them"
+    return rank, f"normal: above {rank:.1f}% of them"
 
 
 def validation_reference(demo, model, valid: np.ndarray) -> dict:
@@ -116,7 +117,8 @@ def benchmark_table(titles: dict[str, str], path: Path = BENCHMARK) -> str:
         return "No benchmark figures yet: `python bench/anomaly.py` measures them."
     result = json.loads(path.read_text())
     sets = list(next(iter(next(iter(result["auroc"].values())).values())))
-    lines = ["| model | score | " + " | ".join(sets) + " |", "|---|---|" + "---:|" * len(sets)]
+    lines = ["| model | score | " + " | ".join(SET_NAMES.get(s, s) for s in sets) + " |",
+             "|---|---|" + "---:|" * len(sets)]
     for demo_id, by_score in result["auroc"].items():
         for score, values in by_score.items():
             cells = [f"**{values[s]:.3f}**" if values[s] >= 0.95 else f"{values[s]:.3f}" for s in sets]
@@ -124,9 +126,10 @@ def benchmark_table(titles: dict[str, str], path: Path = BENCHMARK) -> str:
     nll = result.get("mean_nll", {})
     if nll:
         names = list(next(iter(nll.values())))
-        lines += ["", "| mean -log p(x), nats | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        lines += ["", "| mean -log p(x), nats | " + " | ".join(SET_NAMES.get(n, n) for n in names) + " |",
+                  "|---|" + "---:|" * len(names)]
         lines += [f"| {titles.get(d, d)} | " + " | ".join(f"{v[n]:.1f}" for n in names) + " |" for d, v in nll.items()]
-    sizes = ", ".join(f"{name} {size:,}" for name, size in result.get("sizes", {}).items())
+    sizes = ", ".join(f"{SET_NAMES.get(name, name)} {size:,}" for name, size in result.get("sizes", {}).items())
     return (f"AUROC with the MNIST test digits as the normal set (1 is perfect, 0.5 chance, 0 points the wrong "
             f"way; **bold** at 0.95 or more). Images: {sizes}. Measured by `python bench/anomaly.py`.\n\n"
             + "\n".join(lines))

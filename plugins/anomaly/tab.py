@@ -19,7 +19,7 @@ from hub.kit import anomaly, binary_digit, data, enlarge, grayscale_ink, integer
 log = logging.getLogger(__name__)
 
 EXAMPLES = ("MNIST test digit", "Fashion-MNIST test item", "Uniform noise", "Blank")
-SCORES = {"raw_likelihood": "raw -log p(x)", "complexity_corrected": "complexity-corrected",
+SCORES = {"raw_likelihood": "raw -log p(x)", "complexity_corrected": "complexity corrected",
           "typicality": "typicality"}
 UNITS = {"raw_likelihood": "nats", "complexity_corrected": "bits", "typicality": "nats", "discriminator": ""}
 EXPLICIT_COLUMNS = ["model", "likelihood", "-log p(x), nats", *SCORES.values()]
@@ -72,12 +72,12 @@ def reference_of(demo) -> dict | None:
 
 
 def cell(value: float, quantiles: list[float], score: str) -> str:
-    return f"{anomaly.judge(value, quantiles)[1]} (score {value:,.1f} {UNITS[score]})".replace(" )", ")")
+    return f"{anomaly.judge(value, quantiles)[1]} ({value:,.1f} {UNITS[score]})".replace(" )", ")")
 
 
 def explicit_row(hub, demo, binary: np.ndarray) -> tuple[list, dict]:
     """The row of one explicit model, and which scores flag the image ({score: bool})."""
-    kind = "exact" if demo.likelihood == "exact" else "a lower bound (importance-weighted)"
+    kind = "exact" if demo.likelihood == "exact" else "a lower bound"
     reference = reference_of(demo)
     with hub.handle(demo.id).use(demo.models[0].name) as model:
         nll = float(-demo.log_likelihood(model, torch.from_numpy(binary.reshape(1, -1)))[0])
@@ -118,7 +118,7 @@ def summary(flags: list[dict], rows: int) -> str:
 
 
 def judge(hub, gray: np.ndarray, binary: np.ndarray):
-    """(the image as the models see it, summary, explicit rows, implicit rows)."""
+    """(the image as the explicit models see it, as the GANs see it, summary, explicit rows, implicit rows)."""
     rows, flags = [], []
     for demo in explicit_demos(hub):
         try:
@@ -133,8 +133,7 @@ def judge(hub, gray: np.ndarray, binary: np.ndarray):
             implicit.append(implicit_row(hub, demo, gray))
         except Exception as error:  # noqa: BLE001
             implicit.append(failed_row(demo, error, len(IMPLICIT_COLUMNS)))
-    seen = np.concatenate([binary, np.full((28, 2), 0.25, np.float32), gray], axis=1)
-    return enlarge(seen, 5), summary(flags, len(flags)), rows, implicit
+    return enlarge(binary, 5), enlarge(gray, 5), summary(flags, len(flags)), rows, implicit
 
 
 def build_ui(ctx) -> None:
@@ -145,14 +144,14 @@ def build_ui(ctx) -> None:
     hub = ctx.hub
     titles = {d.id: d.title for d in hub.demos.values()}
     gr.Markdown("Anomaly detection is what a likelihood is for: an image the model finds unlikely is not one "
-                "of its digits. Every model with a likelihood judges the image below under three scores, each "
-                "placed among its scores of the validation digits; the GANs have no likelihood at all.\n\n"
-                + WHY_FOOLED + " The typicality score flags images that are *too* likely as well as too unlikely.")
+                "of its digits. Each score below is placed among the model's scores of its 10,000 validation "
+                "digits (the *reference digits*) and flagged above 99% of them.\n\n" + WHY_FOOLED +
+                " The typicality score flags images that are *too* likely as well as too unlikely.")
     with gr.Row():
         with gr.Column(scale=1):
             with gr.Tab("Example"):
                 kind = gr.Radio(list(EXAMPLES), value=EXAMPLES[0], label="Example", elem_id="anomaly-kind")
-                index = gr.Number(value=0, precision=0, label="Item number, 0-9999 (the seed, for noise)")
+                index = gr.Number(value=0, precision=0, label="Item (or seed), 0-9999")
                 example_button = gr.Button("Judge this example", variant="primary", elem_id="anomaly-example")
                 gr.Examples([[EXAMPLES[3], 0], [EXAMPLES[1], 0], [EXAMPLES[0], 7], [EXAMPLES[2], 1]],
                             inputs=[kind, index], label="Try")
@@ -161,17 +160,19 @@ def build_ui(ctx) -> None:
                 upload = image_upload(elem_id="anomaly-upload")
                 upload_button = gr.Button("Judge image", variant="primary")
         with gr.Column(scale=3):
-            seen = gr.Image(label="What the models see: binary (explicit models), grayscale (GANs)", format="png",
-                            height=170)
+            with gr.Row():
+                binary = gr.Image(label="What the explicit models see (binary)", format="png", height=170)
+                gray = gr.Image(label="What the GANs see (grayscale)", format="png", height=170)
             verdict = gr.Markdown(elem_id="anomaly-summary")
             explicit = gr.Dataframe(headers=EXPLICIT_COLUMNS, interactive=False, wrap=True, elem_id="anomaly-explicit",
-                                    label="Explicit models: the verdict of each score")
+                                    label="Explicit models: the verdict of each score",
+                                    column_widths=["16%", "13%", "8%", "21%", "21%", "21%"])
             gr.Markdown(CANNOT)
             implicit = gr.Dataframe(headers=IMPLICIT_COLUMNS, interactive=False, wrap=True, elem_id="anomaly-implicit",
-                                    label="Implicit models: samples only")
+                                    label="Implicit models: samples only", column_widths=["17%", "20%", "20%", "43%"])
             with gr.Accordion("Benchmark: AUROC of each score on whole test sets", open=True):
                 gr.Markdown(anomaly.benchmark_table(titles), elem_id="anomaly-benchmark")
-    outputs = [seen, verdict, explicit, implicit]
+    outputs = [binary, gray, verdict, explicit, implicit]
     ctx.on(example_button.click, "example", lambda k, i: judge(hub, *example(k, i)), [kind, index], outputs)
     ctx.on(draw_button.click, "drawing", lambda image: judge(hub, *from_image(image)), canvas, outputs)
     ctx.on(upload_button.click, "upload", lambda image: judge(hub, *from_image(image)), upload, outputs)
