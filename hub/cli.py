@@ -1,4 +1,4 @@
-"""`python -m hub list|train|evaluate`: the same three commands for every plugin, and any a plugin adds."""
+"""`python -m hub list|train|evaluate|thumbnails`: the same commands for every plugin, and any a plugin adds."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,19 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_thumbnails(args) -> int:
+    from . import gallery
+    from .ui import DemoContext
+
+    hub = hub_from_args(args)
+    unknown = sorted(set(args.demos) - set(hub.demos))
+    if unknown:
+        sys.exit(f"no demo {', '.join(unknown)}; known demos: {', '.join(sorted(hub.demos))}")
+    for demo_id, made in gallery.write_thumbnails(hub, DemoContext, args.demos or None).items():
+        print(f"{demo_id:<18} {made}")
+    return 0
+
+
 def add_plugin_commands(commands) -> None:
     """The commands of the built-in and installed plugins (`register_commands`), after the hub's own.
     A plugin that fails here is reported by the command that runs next, not twice."""
@@ -122,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="only N test examples (the demo picks a representative subset)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_evaluate)
+    p = commands.add_parser("thumbnails", help="make the gallery's thumbnails, weights/gallery/DEMO.png, from each "
+                            "demo's own output")
+    p.add_argument("demos", nargs="*", help="only these demos (default: every trained one)")
+    p.set_defaults(run=cmd_thumbnails)
     for sub in commands.choices.values():
         add_plugin_flags(sub)
     add_plugin_commands(commands)

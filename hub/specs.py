@@ -10,6 +10,7 @@ from typing import Any, Callable
 from . import weights
 
 DEMO_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+RESERVED_IDS = {"system", "gallery"}           # pages of the hub itself (and weights/gallery/, its thumbnails)
 
 
 @dataclass
@@ -46,7 +47,12 @@ class DemoSpec:
     A demo whose model has a discriminator may give `discriminator_score(model, images)`: images [N, 28, 28]
     in [0, 1] -> D's logit that each is real [N], all an implicit model can say about one image.
 
-    `group` places the demo on the overview page the way the lecture groups models: "Transformer",
+    The gallery shows a card per demo: `headline` is its measured headline figure, a template filled from
+    the shipped config.json's "metrics" ("test accuracy {accuracy:.2%}"); `thumbnail(ctx)` -> an image (uint8,
+    or floats in [0, 1]) made from the demo's own output, saved once by `python -m hub thumbnails` (by
+    default the digits `sample` draws). Each demo has its own page at `/<id>`.
+
+    `group` places the demo in the gallery the way the lecture groups models: "Transformer",
     "Explicit models" (a likelihood), "Implicit models" (samples only) or "Tools".
 
     Tabs follow registration order; a demo with a larger `tab_order` comes after those with a
@@ -63,6 +69,8 @@ class DemoSpec:
     log_likelihood: Callable[..., Any] | None = None
     discriminator_score: Callable[..., Any] | None = None
     likelihood: str = ""
+    headline: str = ""
+    thumbnail: Callable[..., Any] | None = None
     group: str = ""
     tab_order: int = 0
     version: str | None = None
@@ -71,6 +79,8 @@ class DemoSpec:
     def validate(self) -> None:
         if not DEMO_ID.match(self.id or ""):
             raise ValueError(f"demo id {self.id!r} must be lower-case letters, digits and _, starting with a letter")
+        if self.id in RESERVED_IDS:
+            raise ValueError(f"demo id {self.id!r} is taken by the hub's own page")
         names = [m.name for m in self.models]
         if len(names) != len(set(names)):
             raise ValueError(f"demo {self.id!r} names a model twice: {names}")

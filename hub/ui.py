@@ -1,12 +1,15 @@
-"""The app shell: one tab per demo, an error tab per broken plugin, and the System tab."""
+"""The app shell: the gallery at `/`, a page per demo at `/<demo id>`, an error page per broken plugin, and
+the System page at `/system`."""
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 
 import gradio as gr
 
+from . import gallery
 from .core import SYSTEM_COLUMNS, Hub, ModelLoadError, models_called
 from .errors import InputError
 from .placement import is_out_of_memory
@@ -15,8 +18,10 @@ from .specs import DemoSpec
 log = logging.getLogger("hub.ui")
 
 INTRO = """# Demo Hub
-Classic deep-learning models as live demos, each trained here on real data. Every demo's model loads
-on first use; the **System** tab shows what is loaded where."""
+Classic deep-learning models as live demos, each trained here on real data (MNIST, binarized MNIST, USPS,
+Multi30k). Every card below opens the demo's own page, which you can share by its address; a demo's
+**Model card** says how it was trained and what it measures on the test split. Models load on first use;
+the **System** page shows what is loaded where."""
 
 
 # Every drawing canvas starts with its brush picked (Gradio's starts with no tool, and ignores strokes until
@@ -39,7 +44,7 @@ PAGE_CSS = """
 table th, table th * { word-break: normal !important; overflow-wrap: normal !important; hyphens: none; }
 #system-table th, #system-table td { font-size: var(--text-sm); }
 [data-testid="status-tracker"]:has(> .error) { display: none; }
-"""
+""" + gallery.GALLERY_CSS
 
 
 class DemoContext:
@@ -193,33 +198,58 @@ def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, cal
     return table, devices, current
 
 
+def demo_links(demo: DemoSpec, shown: list[DemoSpec]) -> str:
+    """The way back to the gallery and across to the other demos of the same group, as HTML: links that open
+    in the same window (Markdown's open a new one), relative so that they hold behind a proxy's path and on a
+    share link."""
+    siblings = " · ".join(f"<b>{html.escape(d.title)}</b>" if d.id == demo.id else
+                          f'<a href="{html.escape(d.id)}">{html.escape(d.title)}</a>'
+                          for d in shown if d.group == demo.group)
+    return f'<nav class="hub-links"><a href="./">← All demos</a> | {html.escape(demo.group or "More")}: {siblings}</nav>'
+
+
+def demo_page(hub: Hub, demo: DemoSpec, blocks: gr.Blocks | None, shown: list[DemoSpec]) -> None:
+    gr.HTML(demo_links(demo, shown))
+    gr.Markdown(f"## {demo.title}\n{demo.description}", elem_id=f"page-{demo.id}")
+    if blocks is None:
+        error_panel(demo.title, "building its interface", hub.demo_errors[demo.id][1])
+        return
+    blocks.render()
+    card = model_card(demo)
+    if card:
+        with gr.Accordion("Model card", open=False):
+            gr.Markdown(card)
+
+
+def navbar() -> None:
+    """Every page's bar: the gallery, the tools (the lecture among them) and the System page; the models
+    are reached from the gallery, and each demo page links the others of its group."""
+    gr.Navbar(main_page_name="Gallery")
+
+
 def build_app(hub: Hub, cache_ttl: int | None = None) -> gr.Blocks:
     """The whole app. With `cache_ttl` (seconds), uploads and generated files older than that are
     deleted, checked as often; without, they stay until the hub stops."""
-    shown = sorted((demo for demo in hub.demos.values() if demo.trained),   # the System tab lists the others
+    shown = sorted((demo for demo in hub.demos.values() if demo.trained),   # the System page lists the others
                    key=lambda demo: demo.tab_order)
     built = {demo.id: build_demo_blocks(hub, demo) for demo in shown}
     with gr.Blocks(title="Demo Hub", delete_cache=(cache_ttl, cache_ttl) if cache_ttl else None) as app:
+        navbar()
         gr.Markdown(INTRO)
-        with gr.Tabs(overflow_behavior="wrap"):              # every demo in view, however many
-            for demo in shown:
-                with gr.Tab(demo.title, id=demo.id, elem_id=f"tab-{demo.id}"):
-                    gr.Markdown(demo.description)
-                    if built[demo.id] is None:
-                        error_panel(demo.title, "building its interface", hub.demo_errors[demo.id][1])
-                    else:
-                        built[demo.id].render()
-                        card = model_card(demo)
-                        if card:
-                            with gr.Accordion("Model card", open=False):
-                                gr.Markdown(card)
-            for record in hub.records.values():
-                if record.status == "error" and not record.demos:
-                    with gr.Tab(f"{record.name} (error)", elem_id=f"tab-error-{record.name}"):
-                        error_panel(f"Plugin '{record.name}'", record.stage, record.error)
-            with gr.Tab("System", id="system", elem_id="tab-system") as system:
-                table, devices, current = system_tab(hub, app)
-        for event in (app.load, system.select):            # fresh figures whenever it is looked at
-            event(current, outputs=[devices, table], api_visibility="undocumented")
+        cards = gr.HTML(gallery.page(hub, shown), elem_id="gallery-page")
+        app.load(lambda: gallery.page(hub, shown), outputs=cards, api_visibility="undocumented")   # fresh statuses
+    for demo in shown:
+        with app.route(demo.title, demo.id, show_in_navbar=demo.group == "Tools"):
+            navbar()
+            demo_page(hub, demo, built[demo.id], shown)
+    for record in hub.records.values():
+        if record.status == "error" and not record.demos:
+            with app.route(f"{record.name} (error)", f"error-{record.name}", show_in_navbar=False):
+                navbar()
+                error_panel(f"Plugin '{record.name}'", record.stage, record.error)
+    with app.route("System", "system"):
+        navbar()
+        table, devices, current = system_tab(hub, app)
+        app.load(current, outputs=[devices, table], api_visibility="undocumented")   # fresh whenever opened
     hub.start()
     return app

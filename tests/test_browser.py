@@ -1,4 +1,5 @@
-"""A real browser (Debian's Chromium through Playwright) opens on the overview, draws a digit and sees the VAE's answer, uploads
+"""A real browser (Debian's Chromium through Playwright) opens on the gallery, follows a card to its demo's
+page, opens a demo page by its address, draws a digit and sees the VAE's answer, uploads
 an image and loads a test digit into the upload for it, clicks
 the AAE's latent map and sees that point decoded, translates a sentence, draws a seven for the ViT,
 turns a caption into samples, translates a digit between MNIST and USPS styles and into StarGAN's
@@ -24,7 +25,14 @@ def page(running_hub):
         browser.close()
 
 
+def visit(page, path: str) -> None:
+    """Open one of the hub's pages by its address ("" the gallery, "vae", "system", ...)."""
+    page.goto("/".join(page.url.split("/")[:3]) + "/" + path)
+
+
 def draw_seven(page, canvas):
+    canvas.wait_for(timeout=30_000)         # on a page just opened: the canvas, with its brush picked
+    page.locator('button[aria-label="Brush"][data-hub-picked]').filter(visible=True).first.wait_for(timeout=30_000)
     box = canvas.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.3
     page.mouse.move(x0, y0)
@@ -36,16 +44,29 @@ def draw_seven(page, canvas):
     page.mouse.up()
 
 
-def test_the_hub_opens_on_an_overview_of_the_demos_grouped_as_in_the_lecture(page):
-    overview = page.locator("#overview")
+def test_the_hub_opens_on_a_gallery_grouped_as_in_the_lecture_and_a_card_opens_its_demo(page):
+    gallery = page.locator("#gallery")
     for group in ("Transformer", "Explicit models", "Implicit models", "Tools"):
-        overview.get_by_role("heading", name=group, exact=True).wait_for(timeout=10_000)
-    assert overview.get_by_text("PixelRNN · Row LSTM").is_visible()
-    assert page.get_by_role("tab", selected=True).first.inner_text().strip() == "Overview"
+        gallery.get_by_role("heading", name=group, exact=True).wait_for(timeout=10_000)
+    card = gallery.locator('.hub-card[data-demo="pixelrnn_row"]')
+    assert "PixelRNN · Row LSTM" in card.inner_text() and "test -log p(x) 83.81 nats" in card.inner_text()
+    assert card.locator("img").get_attribute("src").startswith("data:image/png;base64,")
+    assert gallery.locator(".hub-card img").count() >= 20                       # a thumbnail on every card
+    card.click()
+    page.wait_for_url("**/pixelrnn_row", timeout=30_000)
+    page.locator("#page-pixelrnn_row").get_by_role("heading", name="PixelRNN · Row LSTM").wait_for(timeout=30_000)
+    page.get_by_role("link", name="← All demos").click()
+    gallery.wait_for(timeout=30_000)
+
+
+def test_a_demo_page_opens_straight_from_its_address(page):
+    visit(page, "translation")
+    page.locator("#translation-input textarea").wait_for(timeout=30_000)
+    assert page.get_by_role("link", name="ViT", exact=True).is_visible()            # the others of its group
 
 
 def test_draw_a_digit_and_see_reconstruction_and_likelihood(page):
-    page.get_by_role("tab", name="VAE").click()
+    visit(page, "vae")
     page.get_by_role("tab", name="Reconstruct & likelihood").click()
     draw_seven(page, page.locator("#vae-sketchpad canvas").first)
     page.locator("#vae-reconstruct").click()
@@ -59,7 +80,7 @@ def test_draw_a_digit_and_see_reconstruction_and_likelihood(page):
 
 def test_upload_an_image_and_load_a_test_digit_into_the_upload(page, tmp_path):
     from PIL import Image
-    page.get_by_role("tab", name="VAE").click()
+    visit(page, "vae")
     page.get_by_role("tab", name="Reconstruct & likelihood").click()
     page.get_by_role("tab", name="Upload or test digit").click()
     report = page.locator("#vae-likelihood")
@@ -84,16 +105,18 @@ def test_upload_an_image_and_load_a_test_digit_into_the_upload(page, tmp_path):
                                arg=[report.element_handle(), before], timeout=60_000)
 
 
-def test_broken_plugin_shows_its_error_and_the_system_tab_lists_it(page):
-    page.get_by_role("tab", name="broken (error)").click()
-    page.get_by_text("boom at import").first.wait_for(timeout=10_000)
-    page.get_by_role("tab", name="System").click()
+def test_broken_plugin_shows_its_error_and_the_system_page_lists_it(page):
+    visit(page, "")
+    page.locator("#gallery").get_by_text("failed at import").first.click()
+    page.wait_for_url("**/system", timeout=30_000)
     page.get_by_role("button", name="Refresh").click()
-    page.locator("#tab-system").get_by_text("boom at import").filter(visible=True).first.wait_for(timeout=10_000)
+    page.locator("#system-table").get_by_text("boom at import").filter(visible=True).first.wait_for(timeout=10_000)
+    visit(page, "error-broken")
+    page.get_by_text("boom at import").first.wait_for(timeout=10_000)
 
 
 def test_click_the_aae_map_and_see_that_point_decoded(page):
-    page.get_by_role("tab", name="AAE").click()
+    visit(page, "aae")
     page.get_by_role("tab", name="Latent map").click()
     page.locator("#aae-draw").click()
     map_image = page.locator("#aae-map img")
@@ -105,7 +128,7 @@ def test_click_the_aae_map_and_see_that_point_decoded(page):
 
 
 def test_translate_an_example_sentence(page):
-    page.get_by_role("tab", name="Translation", exact=True).click()
+    visit(page, "translation")
     page.locator("#translation-input textarea").fill("A brown dog is running after the black dog.")
     page.locator("#translation-go").click()
     output = page.locator("#translation-output textarea")
@@ -114,7 +137,7 @@ def test_translate_an_example_sentence(page):
 
 
 def test_draw_a_seven_and_the_vit_reads_it(page):
-    page.get_by_role("tab", name="ViT", exact=True).click()
+    visit(page, "vit")
     draw_seven(page, page.locator("#vit-sketchpad canvas").first)
     page.locator("#vit-classify").click()
     label = page.locator("#vit-label")
@@ -123,7 +146,7 @@ def test_draw_a_seven_and_the_vit_reads_it(page):
 
 
 def test_a_caption_becomes_ranked_samples(page):
-    page.get_by_role("tab", name="Text to image", exact=True).click()
+    visit(page, "text2image")
     page.locator("#t2i-caption textarea").fill("a thick seven")
     page.locator("#t2i-generate").click()
     page.locator("#t2i-gallery img").first.wait_for(timeout=60_000)
@@ -139,28 +162,28 @@ def test_a_caption_becomes_ranked_samples(page):
 
 
 def test_cyclegan_translates_a_test_digit_and_back(page):
-    page.get_by_role("tab", name="CycleGAN", exact=True).click()
+    visit(page, "cyclegan")
     page.locator("#cyclegan-test").click()
     page.locator("#cyclegan-note").filter(has_text="mean cycle error").wait_for(timeout=60_000)
     assert page.locator("#cyclegan-result img").get_attribute("src")
 
 
 def test_stargan_renders_a_test_digit_in_a_target_domain(page):
-    page.get_by_role("tab", name="StarGAN", exact=True).click()
+    visit(page, "stargan")
     page.locator("#stargan-test").click()
     page.locator("#stargan-note").filter(has_text="Round trip error").wait_for(timeout=60_000)
     assert "thick, right" in page.locator("#stargan-note").inner_text()
     assert page.locator("#stargan-result img").get_attribute("src")
 
 def test_progan_shows_one_seed_at_every_resolution(page):
-    page.get_by_role("tab", name="Progressive GAN", exact=True).click()
+    visit(page, "progan")
     page.locator("#progan-resolutions").click()
     page.locator("#progan-grid img").wait_for(timeout=60_000)
     assert page.locator("#progan-grid img").get_attribute("src")
 
 
 def test_puzzlegan_assembles_a_digit_from_three_ticked_patches(page):
-    page.get_by_role("tab", name="Puzzle-GAN", exact=True).click()
+    visit(page, "puzzlegan")
     page.locator("#puzzlegan-keep").click()
     page.locator("#puzzlegan-note").filter(has_text="px off").wait_for(timeout=60_000)
     assert "labelled 7" in page.locator("#puzzlegan-note").inner_text()
@@ -168,7 +191,7 @@ def test_puzzlegan_assembles_a_digit_from_three_ticked_patches(page):
 
 
 def test_one_caption_through_both_text_to_image_models_side_by_side(page):
-    page.get_by_role("tab", name="Text-to-image GAN", exact=True).click()
+    visit(page, "text2image_gan")
     page.get_by_role("tab", name="Same caption, both models").click()
     page.locator("#t2ig-side-caption textarea").fill("a thin 3")
     page.locator("#t2ig-side-go").click()
@@ -181,7 +204,7 @@ def test_one_caption_through_both_text_to_image_models_side_by_side(page):
 
 
 def test_a_blank_page_fools_raw_likelihood_but_not_the_corrected_score(page):
-    page.get_by_role("tab", name="Anomaly", exact=True).click()
+    visit(page, "anomaly")
     page.locator("#anomaly-kind").get_by_text("Blank", exact=True).click()
     page.locator("#anomaly-example").click()
     summary = page.locator("#anomaly-summary")
@@ -200,8 +223,18 @@ def truncated(locator) -> bool:
 
 
 def fits_sideways(page, table_id: str) -> bool:
-    """The table shows every column: nothing to scroll sideways, and no header cut or broken inside a word."""
-    return page.evaluate("""(id) => {
+    """The table shows every column: nothing to scroll sideways, and no header cut or broken inside a word
+    (given a few seconds to settle: a page that has just opened lays its tables out more than once)."""
+    from playwright.sync_api import TimeoutError
+
+    try:
+        page.wait_for_function(FITS, arg=table_id, timeout=5_000)
+        return True
+    except TimeoutError:
+        return False
+
+
+FITS = """(id) => {
       const table = document.querySelector(id);
       const viewport = table.querySelector('.virtual-table-viewport');
       if (viewport.scrollWidth > viewport.clientWidth + 1) return false;
@@ -210,11 +243,11 @@ def fits_sideways(page, table_id: str) -> bool:
         const lines = Math.round(h.getBoundingClientRect().height / parseFloat(getComputedStyle(h).lineHeight));
         return h.scrollWidth <= h.clientWidth + 1 && lines <= words;
       });
-    }""", table_id)
+    }"""
 
 
 def test_an_image_label_sits_above_the_image_not_over_it(page):
-    page.get_by_role("tab", name="GAN", exact=True).click()
+    visit(page, "gan")
     page.get_by_role("tab", name="Generate").filter(visible=True).first.click()
     page.get_by_role("button", name="Generate", exact=True).filter(visible=True).first.click()
     image = page.locator("#gan-samples img")
@@ -224,18 +257,18 @@ def test_an_image_label_sits_above_the_image_not_over_it(page):
 
 
 def test_the_system_and_compare_tables_show_every_column(page):
-    page.get_by_role("tab", name="System", exact=True).click()
+    visit(page, "system")
     page.locator("#system-table [role=gridcell]").filter(has_text="builtin").first.wait_for(timeout=10_000)
     assert fits_sideways(page, "#system-table")
     viewport = page.locator("#system-table .virtual-table-viewport")
     assert not viewport.evaluate("e => e.scrollHeight > e.clientHeight + 1")       # no scrolling inside
-    page.get_by_role("tab", name="Compare", exact=True).click()
+    visit(page, "compare")
     page.locator("#compare-table [role=columnheader]").first.wait_for(timeout=10_000)
     assert fits_sideways(page, "#compare-table")
 
 
 def test_an_empty_canvas_is_said_once_with_no_error_boxes(page):
-    page.get_by_role("tab", name="PixelRNN · Diagonal BiLSTM", exact=True).click()
+    visit(page, "pixelrnn_diagonal")
     page.get_by_role("tab", name="Likelihood").filter(visible=True).first.click()
     page.locator("#pixelrnn-diagonal-score").click()
     message = page.get_by_text("The canvas is empty: draw a digit first.")

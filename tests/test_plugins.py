@@ -99,7 +99,7 @@ def test_plugin_failing_early_gets_an_error_tab_and_the_rest_works(tmp_path, dou
     assert api_fn(app, "healthy_double")(4) == 8.0
     rows = {row[0]: row for row in hub.system_rows()}
     assert rows["broken"][5] == "error" and f"boom at {stage}" in rows["broken"][6]
-    assert "broken (error)" in [block.label for block in app.blocks.values() if isinstance(block, gr.Tab)]
+    assert ("error-broken", "broken (error)", False) in app.pages           # its own page, out of the navbar
 
 
 def test_plugin_failing_to_build_its_ui_shows_the_reason(tmp_path, doubler_weights):
@@ -312,16 +312,17 @@ def test_out_of_memory_recovery_acts_on_the_model_the_action_used():
     assert hub.placement.pins == {"two/second": "cpu"}
 
 
-def test_the_first_tab_is_the_overview_and_it_lists_every_shown_demo_in_its_group():
-    app = build_app(Hub.create(entry_points=False, devices=parse_inventory("")))
-    tabs = [block for block in app.blocks.values() if isinstance(block, gr.Tab) and block.elem_id
-            and block.elem_id.startswith("tab-")]
-    assert tabs[0].elem_id == "tab-overview" and tabs[-1].elem_id == "tab-system"
-    text = next(block.value for block in app.blocks.values() if getattr(block, "elem_id", None) == "overview")
-    for group, demos in {"Transformer": ["Translation", "ViT"], "Explicit models": ["NADE", "VAE"],
-                         "Implicit models": ["DCGAN", "AAE"], "Tools": ["Evaluator", "Compare"]}.items():
-        section = text.split(f"### {group}\n", 1)[1].split("###", 1)[0]
-        assert all(f"**{title}**" in section for title in demos), (group, section)
+def test_the_landing_page_is_a_gallery_of_every_shown_demo_in_its_group_each_with_a_page_of_its_own():
+    hub = Hub.create(entry_points=False, devices=parse_inventory(""))
+    app = build_app(hub)
+    paths = [path for path, _, _ in app.pages]
+    assert paths[0] == "" and paths[-1] == "system"
+    assert {"vae", "translation", "nade", "compare", "anomaly"} <= set(paths)
+    text = next(block.value for block in app.blocks.values() if getattr(block, "elem_id", None) == "gallery-page")
+    for group, demos in {"Transformer": ["translation", "vit"], "Explicit models": ["nade", "vae"],
+                         "Implicit models": ["dcgan", "aae"], "Tools": ["evaluator", "compare"]}.items():
+        section = text.split(f"<h3>{group}</h3>", 1)[1].split("<h3>", 1)[0]
+        assert all(f'href="{demo}"' in section for demo in demos), (group, section)
 
 
 def test_the_system_tab_shows_sizes_with_their_units():

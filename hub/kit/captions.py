@@ -250,3 +250,16 @@ def caption_figures(draw: Callable[[list[str], int], np.ndarray], images: np.nda
                 features, evaluator.real_test_features() if reference is None else reference), 3),
             "diversity": round(diversity(samples), 4),
             "diversity_real_same_digit": round(real_diversity(images, labels, per), 4)}
+
+
+def caption_thumbnail(ctx) -> np.ndarray:
+    """The gallery's picture of a text-to-image demo (`DemoSpec.thumbnail`): the example captions, each
+    drawn once from seed 0 by its `caption_sample`, in a 4 x 4 grid."""
+    import torch
+
+    from .display import tile
+
+    demo = ctx.demo
+    with ctx.models.use(demo.models[0].name) as model:
+        images = demo.caption_sample(model, (EXAMPLE_CAPTIONS * 16)[:16], torch.Generator().manual_seed(0))
+    return tile(np.asarray(images), 4)

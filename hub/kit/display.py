@@ -138,3 +138,12 @@ def heat_map(values: np.ndarray, vmax: float | None = None, factor: int = 8) -> 
     vmax = float(vmax if vmax is not None else max(values.max(), 1e-9))
     rgb = colormaps["inferno"](np.clip(values / vmax, 0, 1))[..., :3]
     return (np.kron(rgb, np.ones((factor, factor, 1))) * 255).astype(np.uint8)
+
+
+def figure_image(figure) -> np.ndarray:
+    """A matplotlib figure -> RGB uint8 [H, W, 3] (a demo's plot as a picture: the gallery's thumbnails)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)          # also for a figure already closed (pyplot let go of its canvas)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -31,4 +31,5 @@ def register_demos(register):
         models=[ModelSpec(prior, partial(load_aae, prior), weights_dir(DEMO_ID) / prior) for prior in PRIORS],
         **package_parts(__name__),
         sample=model_sample, likelihood="none",          # the Compare tab draws from the first prior
+        headline="FLD {fld:.1f} (mixture prior)",
     ))

@@ -10,4 +10,5 @@ DESCRIPTION = ("Is this image a digit? Every model with a likelihood answers und
 @hookimpl
 def register_demos(register):
     register(DemoSpec(id="anomaly", title="Anomaly", description=DESCRIPTION, group="Tools",
-                      build_ui=lazy(f"{__name__}.tab", "build_ui"), tab_order=1))
+                      build_ui=lazy(f"{__name__}.tab", "build_ui"), tab_order=1,
+                      thumbnail=lazy(f"{__name__}.tab", "thumbnail")))

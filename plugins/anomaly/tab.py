@@ -136,6 +136,33 @@ def judge(hub, gray: np.ndarray, binary: np.ndarray):
     return enlarge(binary, 5), enlarge(gray, 5), summary(flags, len(flags)), rows, implicit
 
 
+def thumbnail(ctx) -> np.ndarray:
+    """The gallery's picture: the benchmark's AUROC on blank images, raw likelihood against the corrected score."""
+    import json
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hub.kit import figure_image
+
+    auroc = {ctx.hub.demos[d].title if d in ctx.hub.demos else d: v for d, v in
+             json.loads(anomaly.BENCHMARK.read_text())["auroc"].items() if "raw_likelihood" in v}
+    figure, axes = plt.subplots(figsize=(3.2, 2.6))
+    y = np.arange(len(auroc))
+    axes.barh(y - 0.2, [v["raw_likelihood"]["blank"] for v in auroc.values()], 0.4, label="raw", color="#bbb")
+    axes.barh(y + 0.2, [v["complexity_corrected"]["blank"] for v in auroc.values()], 0.4, label="corrected",
+              color="#08519c")
+    axes.set_yticks(y, [name.replace("PixelRNN · ", "") for name in auroc], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    axes.set_title("AUROC, blank images", fontsize=9)
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    plt.close(figure)
+    return figure_image(figure)
+
+
 def build_ui(ctx) -> None:
     import gradio as gr
 

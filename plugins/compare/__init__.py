@@ -10,4 +10,5 @@ DESCRIPTION = ("Every model that draws digits, side by side: the same evaluator'
 @hookimpl
 def register_demos(register):
     register(DemoSpec(id="compare", title="Compare", description=DESCRIPTION, group="Tools",
-                      build_ui=lazy(f"{__name__}.tab", "build_ui"), tab_order=1))
+                      build_ui=lazy(f"{__name__}.tab", "build_ui"), tab_order=1,
+                      thumbnail=lazy(f"{__name__}.tab", "thumbnail")))

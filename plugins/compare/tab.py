@@ -104,6 +104,12 @@ def compare(hub, chosen: list[str], n, seed):
         (f"; {failed} failed (marked in the table)." if failed else ".")
 
 
+def thumbnail(ctx) -> np.ndarray:
+    """The gallery's picture: four digits from each of the first four models, a row each (seed 0)."""
+    rows = [measure(ctx.hub, demo, 4, 0)[0] for demo in generators(ctx.hub)[:4]]
+    return tile(np.concatenate(rows), 4)
+
+
 def build_ui(ctx) -> None:
     import gradio as gr
 

@@ -1,7 +1,7 @@
 """The shared evaluator of generated digits as a demo of its own: a LeNet-style classifier whose
 features give the Frechet LeNet Distance (FLD) every generator in the hub is judged by, and whose
 tab classifies a drawn digit. The measuring code itself is the kit's (`hub.kit.evaluator`)."""
-from hub import DemoSpec, ModelSpec, hookimpl, package_parts, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, package_parts, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "evaluator"
@@ -21,4 +21,5 @@ def load():
 @hookimpl
 def register_demos(register):
     register(DemoSpec(id=DEMO_ID, title="Evaluator", description=DESCRIPTION, group="Tools",
-                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))], **package_parts(__name__)))
+                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))], **package_parts(__name__),
+                      headline="test accuracy {accuracy:.2%}", thumbnail=lazy(f"{__name__}.demo", "thumbnail")))

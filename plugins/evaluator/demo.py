@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 
-from hub.kit import digit_sketchpad, evaluator, grayscale_ink, to_mnist
+from hub.kit import digit_sketchpad, evaluator, figure_image, grayscale_ink, grayscale_test_digits, to_mnist
 
 
 def classify(models, image):
@@ -11,6 +11,26 @@ def classify(models, image):
     with models.use() as model:
         probabilities = evaluator.outputs(model, digit[None])[1][0]
     return {str(d): float(p) for d, p in enumerate(probabilities)}
+
+
+def thumbnail(ctx):
+    """The gallery's picture: test digit 0 beside what the evaluator reads in it."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    digit = grayscale_test_digits()[0][0] / 255.0
+    probabilities = classify(ctx.models, digit)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(4, 2), gridspec_kw={"width_ratios": [1, 1.6]})
+    left.imshow(digit, cmap="gray")
+    left.axis("off")
+    right.barh(list(probabilities), list(probabilities.values()), color="#08519c")
+    right.invert_yaxis()
+    right.set_xlim(0, 1)
+    right.set_title("reads", fontsize=9)
+    figure.tight_layout()
+    plt.close(figure)
+    return figure_image(figure)
 
 
 def build_ui(ctx) -> None:

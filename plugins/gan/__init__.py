@@ -25,6 +25,7 @@ continuous codes its slant and width."""),
 }
 
 
+HEADLINES = {"cgan": "FLD {fld:.1f}, {accuracy_on_requested_digit:.1%} the digit asked for"}   # else the FLD alone
 PAPERS = {"gan": "GAN", "dcgan": "DCGAN", "cgan": "ConditionalGAN", "infogan": "InfoGAN"}   # in the file <demo id>.py
 
 
@@ -52,4 +53,5 @@ def register_demos(register):
             models=[ModelSpec(kind, partial(load_gan, kind), weights_dir(kind))],
             train=partial(train, kind), evaluate=lazy(f"{__name__}.train", "evaluate"),
             sample=model_sample, likelihood="none", discriminator_score=lazy("hub.kit.adversarial", "realness"),
+            headline=HEADLINES.get(kind, "FLD {fld:.1f}"),
         ))

@@ -40,9 +40,14 @@ def register_demos(register):
                       build_ui=lazy(f"{__name__}.cyclegan_demo", "build_ui"),
                       models=[ModelSpec(CYCLEGAN, load_cyclegan, weights_dir(CYCLEGAN))],
                       train=lazy(f"{__name__}.train_cyclegan", "train"),
-                      evaluate=lazy(f"{__name__}.train_cyclegan", "evaluate")))
+                      evaluate=lazy(f"{__name__}.train_cyclegan", "evaluate"),
+                      thumbnail=lazy(f"{__name__}.cyclegan_demo", "thumbnail"),
+                      headline="MNIST→USPS adaptation {adaptation_accuracy_mnist_to_usps:.1%} "
+                               "(source only {source_only_accuracy_mnist_to_usps:.1%})"))
     register(DemoSpec(id=STARGAN, title="StarGAN", description=STARGAN_DESCRIPTION, group="Implicit models",
                       build_ui=lazy(f"{__name__}.stargan_demo", "build_ui"),
                       models=[ModelSpec(STARGAN, load_stargan, weights_dir(STARGAN))],
                       train=lazy(f"{__name__}.train_stargan", "train"),
-                      evaluate=lazy(f"{__name__}.train_stargan", "evaluate")))
+                      evaluate=lazy(f"{__name__}.train_stargan", "evaluate"),
+                      thumbnail=lazy(f"{__name__}.stargan_demo", "thumbnail"),
+                      headline="digit kept {digit_kept:.1%}, style reached {style_attainment:.1%}"))

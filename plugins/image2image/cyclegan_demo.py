@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hub.kit import grayscale_ink, integer, labelled_grid, one_of, to_mnist
+from hub.kit import grayscale_ink, integer, labelled_grid, one_of, tile, to_mnist
 
 from . import domains
 from .inputs import digit_inputs
@@ -68,6 +68,12 @@ class CycleGANDemo:
         trip = self.round_trip(x[start:start + 16], direction)[:, :3]
         rows = trip.transpose(1, 0, 2, 3).reshape(-1, 28, 28)
         return labelled_grid(rows, 16, COLUMNS[:3], [str(start + i) for i in range(16)], factor=3)
+
+
+def thumbnail(ctx) -> np.ndarray:
+    """The gallery's picture: four MNIST test digits (left), in the USPS style, and back."""
+    trip = CycleGANDemo(ctx.models).round_trip(domains.mnist("test")[0][:4], TO_USPS)[:, :3]
+    return tile(trip.reshape(-1, 28, 28), 3)
 
 
 def build_ui(ctx) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub.kit import evaluator, grayscale_ink, integer, labelled_grid, one_of, strokes, to_mnist
+from hub.kit import evaluator, grayscale_ink, integer, labelled_grid, one_of, strokes, tile, to_mnist
 
 from . import domains
 from .inputs import digit_inputs
@@ -82,6 +82,13 @@ class StarGANDemo:
     def drawing(self, value, target):
         """A drawing or an upload, laid out as MNIST lays out its digits."""
         return self.picture(to_mnist(grayscale_ink(value)), MNIST, target)
+
+
+def thumbnail(ctx) -> np.ndarray:
+    """The gallery's picture: MNIST test digit 0 (top left), then in every domain."""
+    image = domains.mnist("test")[0][0]
+    translated, _ = StarGANDemo(ctx.models).every_domain(image, MNIST)
+    return tile(np.concatenate([image[None].astype(np.float32), translated]), 3)
 
 
 def build_ui(ctx) -> None:

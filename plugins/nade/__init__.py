@@ -28,6 +28,6 @@ def register_demos(register):
         id=DEMO_ID, title="NADE", description=DESCRIPTION, group="Explicit models", build_ui=pixel_by_pixel_ui,
         models=[ModelSpec("nade", load_nade, weights_dir(DEMO_ID))],
         train=lazy(f"{__name__}.train", "train"), evaluate=lazy(f"{__name__}.train", "evaluate"),
-        sample=model_sample, likelihood="exact",
+        sample=model_sample, likelihood="exact", headline="test -log p(x) {nll_nats:.2f} nats",
         log_likelihood=lazy("hub.kit.likelihood", "log_likelihoods"),
     ))

@@ -42,6 +42,6 @@ def register_demos(register):
             id=demo_id, title=title, description=description, group="Explicit models", build_ui=pixel_by_pixel_ui,
             models=[ModelSpec(demo_id, partial(load_pixelrnn, demo_id), weights_dir(demo_id))],
             train=partial(train, kind, demo_id), evaluate=lazy(f"{__name__}.train", "evaluate"),
-            sample=model_sample, likelihood="exact",
+            sample=model_sample, likelihood="exact", headline="test -log p(x) {nll_nats:.2f} nats",
             log_likelihood=lazy("hub.kit.likelihood", "log_likelihoods"),
         ))

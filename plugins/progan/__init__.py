@@ -27,4 +27,5 @@ def register_demos(register):
                       models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))],
                       train=lazy(f"{__name__}.train", "train"),
                       evaluate=lazy(f"{__name__}.train", "evaluate"),
-                      sample=lazy(f"{__name__}.progan", "compare_sample"), likelihood="none"))
+                      sample=lazy(f"{__name__}.progan", "compare_sample"), likelihood="none",
+                      headline="FLD {fld:.1f} (without growing {fld_without_growing:.1f})"))

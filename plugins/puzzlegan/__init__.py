@@ -26,4 +26,6 @@ def register_demos(register):
                       build_ui=lazy(f"{__name__}.demo", "build_ui"),
                       models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))],
                       train=lazy(f"{__name__}.train", "train"),
-                      evaluate=lazy(f"{__name__}.train", "evaluate")))
+                      evaluate=lazy(f"{__name__}.train", "evaluate"),
+                      thumbnail=lazy(f"{__name__}.demo", "thumbnail"),
+                      headline="digit read {digit_accuracy:.1%} (pasted patches {pasted_patches_accuracy:.1%})"))

@@ -142,6 +142,11 @@ class PuzzleDemo:
         return (row, enlarge(digit, FACTOR), masks_over(digit, masks, places), places), note
 
 
+def thumbnail(ctx) -> np.ndarray:
+    """The gallery's picture: the digit assembled from three patches of test digit 0, the masks over it."""
+    return PuzzleDemo(ctx.models).random_patches(0, 0)[2]
+
+
 def build_ui(ctx) -> None:
     import gradio as gr
 

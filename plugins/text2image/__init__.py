@@ -3,7 +3,7 @@ transformer writes those tokens after a caption, and the hub's evaluator re-rank
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, package_parts, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, package_parts, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "text2image"
@@ -35,5 +35,6 @@ def register_demos(register):
     register(DemoSpec(
         id=DEMO_ID, title="Text to image", description=DESCRIPTION, group="Transformer",
         models=[ModelSpec("small DALL-E", load_model, weights_dir(DEMO_ID))], caption_sample=caption_sample,
+        headline="digit match {digit_match:.1%}, FLD {fld:.1f}", thumbnail=lazy("hub.kit.captions", "caption_thumbnail"),
         **package_parts(__name__),
     ))

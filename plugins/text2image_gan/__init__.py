@@ -34,4 +34,5 @@ def compare_sample(model, n, generator):
 def register_demos(register):
     register(DemoSpec(id=DEMO_ID, title="Text-to-image GAN", description=DESCRIPTION, group="Implicit models",
                       models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))], sample=compare_sample,
-                      caption_sample=caption_sample, likelihood="none", **package_parts(__name__)))
+                      caption_sample=caption_sample, likelihood="none", **package_parts(__name__),
+                      headline="digit match {digit_match:.1%}, FLD {fld:.1f}"))

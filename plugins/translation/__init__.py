@@ -40,5 +40,6 @@ def model_specs() -> list[ModelSpec]:
 def register_demos(register):
     register(DemoSpec(
         id=DEMO_ID, title="Translation", description=DESCRIPTION, group="Transformer",
-        models=model_specs(), **package_parts(__name__),
+        models=model_specs(), **package_parts(__name__), headline="BLEU {beam[bleu]:.1f} (Multi30k test 2016)",
+        thumbnail=lazy(f"{__name__}.demo", "thumbnail"),
     ))

@@ -116,6 +116,16 @@ class TranslationDemo:
         return figure, output, "\n".join(f"- {n}" for n in notices)
 
 
+def thumbnail(ctx):
+    """The gallery's picture: the first model's cross-attention over the lecture's example sentence."""
+    from hub.kit import figure_image
+
+    names = [spec.name for spec in ctx.demo.models]
+    figure = TranslationDemo(ctx.models, names).attention(LECTURE_EXAMPLE, "Greedy", 1, next(iter(KINDS)), None, None,
+                                                          names[0])[0]
+    return figure_image(figure)
+
+
 def build_ui(ctx) -> None:
     names = [spec.name for spec in ctx.demo.models]
     demo = TranslationDemo(ctx.models, names)

@@ -29,7 +29,8 @@ def load_classifier(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(id=DEMO_ID, title="ViT", description=DESCRIPTION, group="Transformer",
-                      models=model_specs(), **package_parts(__name__)))
+                      models=model_specs(), **package_parts(__name__), headline="test accuracy {accuracy:.2%}",
+                      thumbnail=lazy(f"{__name__}.demo", "thumbnail")))
 
 
 load_pretrained = lazy(f"{__name__}.classifier", "PretrainedClassifier")      # PretrainedClassifier(source), imported on first use

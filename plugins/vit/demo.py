@@ -66,6 +66,11 @@ class ViTDemo:
         return (*outputs[:3], f"Test digit {index}, labelled {y[index]}. " + outputs[3])
 
 
+def thumbnail(ctx) -> np.ndarray:
+    """The gallery's picture: where the class token looks in test digit 0 (attention rollout)."""
+    return ViTDemo(ctx.models, [spec.name for spec in ctx.demo.models]).classify_test_digit(0, ctx.demo.models[0].name)[2]
+
+
 def build_ui(ctx) -> None:
     from hub.kit import drawing_tab, image_upload
 
