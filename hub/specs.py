@@ -44,6 +44,9 @@ class DemoSpec:
     array [len(captions), 28, 28]: views that put text-to-image models side by side call it. A demo whose
     model scores binary digits may give `log_likelihood(model, x)`: x [N, 784] in {0, 1} (float) -> log p(x)
     in nats [N] (exact, or a bound as `likelihood` says); the anomaly benchmark scores every such model.
+    The lecture's pages run two more where a demo offers them: `elbo_parts(model, x)` (x [N, 784] binary ->
+    {"reconstruction": E_q[log p(x|z)] [N], "kl": KL(q(z|x) || p(z)) [N]}, a VAE's) and `decoding_steps(model,
+    text, top)` (a translation written a token at a time: [(chosen token, [(token, p), ...top]), ...]).
     A demo whose model has a discriminator may give `discriminator_score(model, images)`: images [N, 28, 28]
     in [0, 1] -> D's logit that each is real [N], all an implicit model can say about one image.
 
@@ -68,6 +71,8 @@ class DemoSpec:
     caption_sample: Callable[..., Any] | None = None
     log_likelihood: Callable[..., Any] | None = None
     discriminator_score: Callable[..., Any] | None = None
+    elbo_parts: Callable[..., Any] | None = None
+    decoding_steps: Callable[..., Any] | None = None
     likelihood: str = ""
     headline: str = ""
     thumbnail: Callable[..., Any] | None = None

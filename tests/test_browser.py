@@ -65,6 +65,16 @@ def test_a_demo_page_opens_straight_from_its_address(page):
     assert page.get_by_role("link", name="ViT", exact=True).is_visible()            # the others of its group
 
 
+def test_the_lecture_page_computes_the_lecture_example_and_follows_an_edit(page):
+    visit(page, "lecture")
+    steps = page.locator("#lecture-by-word")
+    steps.filter(has_text="0.8808").wait_for(timeout=30_000)
+    assert "| 14 |" not in steps.inner_text() and "14" in steps.inner_text()        # a table, not Markdown source
+    page.get_by_label("d_k", exact=True).fill("16")
+    page.get_by_label("d_k", exact=True).press("Enter")
+    steps.filter(has_text="28").wait_for(timeout=30_000)                              # 112 / 4
+
+
 def test_draw_a_digit_and_see_reconstruction_and_likelihood(page):
     visit(page, "vae")
     page.get_by_role("tab", name="Reconstruct & likelihood").click()

@@ -29,7 +29,7 @@ SURFACE = {
     "digit_sketchpad": "widgets", "image_upload": "widgets", "drawing_tab": "widgets", "caption_box": "widgets",
     # attention blocks
     "MultiHeadAttention": "attention", "EncoderLayer": "attention", "DecoderLayer": "attention",
-    "PositionalEncoding": "attention", "causal_mask": "attention", "padding_mask": "attention",
+    "PositionalEncoding": "attention", "causal_mask": "attention", "scaled_dot_product_attention": "attention", "padding_mask": "attention",
     "reorder_cache": "attention",
     # bigger checkpoints in the same interface
     "specs_from_env": "pretrained", "load_local": "pretrained",

@@ -36,10 +36,19 @@ def model_specs() -> list[ModelSpec]:
     return [ModelSpec(TRAINED, load_translator, weights_dir(DEMO_ID)), *specs_from_env(PRETRAINED_ENV_VAR, load_pretrained)]
 
 
+def decoding_steps(translator, text: str, top: int = 5):
+    """The demo's `decoding_steps` (the trained Transformer's; a pretrained checkpoint has none)."""
+    from hub import InputError
+
+    if not hasattr(translator, "decoding_steps"):
+        raise InputError("Step-by-step decoding needs the Transformer trained here, not a pretrained checkpoint.")
+    return translator.decoding_steps(text, top)
+
+
 @hookimpl
 def register_demos(register):
     register(DemoSpec(
         id=DEMO_ID, title="Translation", description=DESCRIPTION, group="Transformer",
         models=model_specs(), **package_parts(__name__), headline="BLEU {beam[bleu]:.1f} (Multi30k test 2016)",
-        thumbnail=lazy(f"{__name__}.demo", "thumbnail"),
+        thumbnail=lazy(f"{__name__}.demo", "thumbnail"), decoding_steps=decoding_steps,
     ))

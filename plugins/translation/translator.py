@@ -83,5 +83,23 @@ class Translator(HoldsModule):
         # the cross-attention rows are the decoder inputs <s> y1..yn, i.e. the steps that produced y1..yn </s>
         return self.tokenizer.decode(ids), Attention(source_tokens, target_tokens, maps["encoder"], maps["cross"])
 
+    @torch.no_grad()
+    def decoding_steps(self, text: str, top: int = 5) -> list[tuple[str, list[tuple[str, float]]]]:
+        """Greedy decoding of one sentence, a step at a time: each step's chosen subword and its `top` most
+        probable subwords with p(y_t | y_<t, x), the causal mask keeping every step from the words after it."""
+        src = self.batch([text])
+        memory, mask, _ = self.model.encode(src)
+        tokens = torch.tensor([[self.model.bos_id]], device=src.device)
+        steps = []
+        for _ in range(self.model.length_limit(src, None)):
+            probabilities = self.model.next_log_probs(tokens, memory, mask, None)[0].exp()
+            best = probabilities.topk(top)
+            steps.append((self.tokenizer.id_to_token(int(best.indices[0])),
+                          [(self.tokenizer.id_to_token(int(i)), float(p)) for p, i in zip(best.values, best.indices)]))
+            tokens = torch.cat([tokens, best.indices[:1][None]], 1)
+            if int(best.indices[0]) == self.eos_id:
+                break
+        return steps
+
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.encode(text).tokens

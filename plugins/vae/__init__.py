@@ -36,6 +36,7 @@ def register_demos(register):
     register(DemoSpec(
         id=DEMO_ID, title="VAE", description=DESCRIPTION, group="Explicit models",
         models=[ModelSpec("vae", load_vae, weights_dir(DEMO_ID))], **package_parts(__name__),
+        elbo_parts=lazy(f"{__name__}.train", "elbo_parts"),
         headline="test log p(x) ≥ {log_likelihood_k5000:.2f} nats (k = 5000)",
         sample=sample_means, likelihood="bound", log_likelihood=lazy(f"{__name__}.train", "log_likelihood"),
     ))

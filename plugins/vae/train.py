@@ -43,6 +43,21 @@ def log_likelihood(model: VAE, x: torch.Tensor, k: int = REFERENCE_K) -> torch.T
         return per_example_bound(model, x.to(next(model.parameters()).device), k).cpu()
 
 
+@torch.no_grad()
+def elbo_parts(model: VAE, x: torch.Tensor, samples: int = 100) -> dict[str, torch.Tensor]:
+    """The ELBO of each row of x [N, 784] split as Eq. (10) of the paper: the reconstruction term E_q[log p(x|z)]
+    (over `samples` z ~ q(z|x), fixed seed) and KL(q(z|x) || p(z)) (closed form); ELBO = reconstruction - KL."""
+    model.eval()
+    x = x.to(next(model.parameters()).device).flatten(1)
+    mu, logvar = model.encode(x)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        z = mu + torch.randn(samples, *mu.shape, device=x.device) * (0.5 * logvar).exp()
+    reconstruction = model.log_px_given_z(x, model.decode(z)).mean(0)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
+    return {"reconstruction": reconstruction.cpu(), "kl": kl.cpu()}
+
+
 def evaluate(model: VAE, limit: int | None = None, ks=EVAL_K, seed: int = 0, progress: bool = True) -> dict:
     """Test-split metrics in nats: mean ELBO and importance-weighted bounds on log p(x)."""
     torch.manual_seed(seed)
