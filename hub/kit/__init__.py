@@ -24,7 +24,7 @@ SURFACE = {
     "to_unit": "images", "unit_images": "images", "model_sample": "images",
     # showing images and likelihoods
     "enlarge": "display", "tile": "display", "labelled_grid": "display", "heat_map": "display", "verdict": "display",
-    "likelihood_plot": "display", "figure_image": "display", "test_digits": "display", "grayscale_test_digits": "display",
+    "likelihood_plot": "display", "figure_image": "display", "pyplot": "display", "test_digits": "display", "grayscale_test_digits": "display",
     # input widgets
     "digit_sketchpad": "widgets", "image_upload": "widgets", "drawing_tab": "widgets", "caption_box": "widgets",
     # attention blocks

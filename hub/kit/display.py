@@ -105,12 +105,19 @@ def available_test_split(load) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"Test digits are not available here: {error}") from None
 
 
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: plots drawn in a server, with no display."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def likelihood_plot(log_px: float, reference: dict):
     """The validation distribution of log p(x) as a box plot (least and most likely digit marked),
     with this image marked."""
     import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     p = reference
     fig, ax = plt.subplots(figsize=(6, 1.9))
     ax.plot([p["0.1"], p["99.9"]], [0, 0], color="#888", lw=1)

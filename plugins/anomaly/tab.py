@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from hub import InputError, read_config
-from hub.kit import anomaly, binary_digit, data, enlarge, grayscale_ink, integer, one_of, to_mnist
+from hub.kit import (anomaly, binary_digit, data, enlarge, figure_image, grayscale_ink, integer, one_of, pyplot,
+                     to_mnist)
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +141,7 @@ def thumbnail(ctx) -> np.ndarray:
     """The gallery's picture: the benchmark's AUROC on blank images, raw likelihood against the corrected score."""
     import json
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from hub.kit import figure_image
-
+    plt = pyplot()
     auroc = {ctx.hub.demos[d].title if d in ctx.hub.demos else d: v for d, v in
              json.loads(anomaly.BENCHMARK.read_text())["auroc"].items() if "raw_likelihood" in v}
     figure, axes = plt.subplots(figsize=(3.2, 2.6))

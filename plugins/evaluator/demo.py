@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 
-from hub.kit import digit_sketchpad, evaluator, figure_image, grayscale_ink, grayscale_test_digits, to_mnist
+from hub.kit import (digit_sketchpad, evaluator, figure_image, grayscale_ink, grayscale_test_digits, pyplot,
+                     to_mnist)
 
 
 def classify(models, image):
@@ -15,9 +16,7 @@ def classify(models, image):
 
 def thumbnail(ctx):
     """The gallery's picture: test digit 0 beside what the evaluator reads in it."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     digit = grayscale_test_digits()[0][0] / 255.0
     probabilities = classify(ctx.models, digit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hub import InputError
-from hub.kit import enlarge, figure_image, integer, likelihood, number, parameter_count, test_digits
+from hub.kit import enlarge, figure_image, integer, likelihood, number, parameter_count, pyplot, test_digits
 
 from . import steps
 
@@ -69,9 +69,7 @@ def self_attention(first, second, d_k, values, x, w_q, w_k, w_v, scaled) -> tupl
 
 
 def saturation_plot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     s = steps.saturation()
     figure, axes = plt.subplots(figsize=(6, 3))
@@ -105,9 +103,7 @@ def multi_head(d_model, heads, length) -> str:
 
 
 def heat(values: np.ndarray, title: str, xlabel: str, ylabel: str, yticks=None):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(figsize=(6, 2.8))
     image = axes.imshow(values, cmap="RdBu_r", aspect="auto", vmin=-np.abs(values).max(), vmax=np.abs(values).max())
@@ -205,9 +201,7 @@ def elbo(hub, index) -> tuple[np.ndarray, str]:
 
 
 def gan(data_mean, data_std, model_mean, model_std):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     values = [number(v, name, low, high) for v, name, low, high in (
         (data_mean, "data mean", -5, 5), (data_std, "data std", 0.1, 3), (model_mean, "G's mean", -5, 5),

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as functional
 
 from hub import read_config, weights_dir
-from hub.kit import integer, labelled_grid, number, one_of
+from hub.kit import integer, labelled_grid, number, one_of, pyplot
 
 from .progan import RESOLUTIONS
 
@@ -67,9 +67,7 @@ class ProGANDemo:
 
 def history_plot(training: dict):
     """FLD (held-apart digits) against minutes of training, growing and not, the resolutions marked."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for key, label in (("history", "growing 4 x 4 -> 32 x 32"), ("history_without_growing", "32 x 32 from the start")):

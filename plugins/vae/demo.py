@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from hub.kit import binary_digit, enlarge, integer, likelihood_plot, number, test_digits, tile, verdict
+from hub.kit import binary_digit, enlarge, integer, likelihood_plot, number, pyplot, test_digits, tile, verdict
 
 from .model import importance_weighted
 from .train import REFERENCE_K
@@ -69,9 +69,7 @@ class VAEDemo:
 
     def latent_map(self, points):
         """A PCA projection of test codes coloured by label, and the digits decoded along that plane."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         points = integer(points, "Points", 100, 10000)
         x, y = test_digits()
         xt = torch.from_numpy(x[:points].reshape(points, -1).astype(np.float32))
