@@ -104,6 +104,8 @@ def test_counting_shows_the_shipped_models_real_parameter_counts(lecture):
     _, action = lecture
     text = action("counts")(784)
     assert "| NADE (shipped, n = 784)" in text and "785,284 |" in text and "about 10^236" in text
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + 3 + 3 and all(line.count("|") == 3 for line in rows)      # two cells a row, none split
 
 
 @pytest.mark.parametrize("action, args, message", [

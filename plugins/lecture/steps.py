@@ -132,7 +132,7 @@ def independence_counts(n: int) -> list[tuple[str, int]]:
     """Numbers needed for a distribution over n binary pixels: the full joint (2^n - 1), full independence
     (n), a Markov chain p(x1) prod p(x_i | x_{i-1}) (1 + 2 (n - 1) = 2n - 1)."""
     return [("full joint, chain rule with every conditional a table", 2 ** n - 1),
-            ("full independence, p(x) = prod p(x_i)", n), ("Markov chain, p(x_i | x_(i-1))", 2 * n - 1)]
+            ("full independence, p(x) = prod p(x_i)", n), ("Markov chain, p(x_i given x_(i-1))", 2 * n - 1)]
 
 
 def readable_count(count: int) -> str:
