@@ -9,6 +9,7 @@ model.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import logging
 from pathlib import Path
@@ -63,7 +64,13 @@ def status(hub, demo_id: str) -> str:
 
 
 def image_uri(path: Path) -> str | None:
-    return f"data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}" if path.is_file() else None
+    """The picture inline, read once per version of the file (the gallery is rendered on every visit)."""
+    return encoded(path, path.stat().st_mtime_ns) if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=256)
+def encoded(path: Path, modified: int) -> str:
+    return f"data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
 def card(demo: DemoSpec, state: str, thumbnails: Path = THUMBNAILS) -> str:
