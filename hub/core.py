@@ -50,12 +50,12 @@ class ModelHandle:
         except Exception as error:  # noqa: BLE001 - any load failure becomes this demo's error, not the hub's
             self.hub.placement.drop(key)
             message = f"The model of '{self.demo.title}' could not be loaded: {error}"
-            self.hub.demo_errors[self.demo.id] = ("load", message)     # the System tab's reason
+            self.hub.demo_errors[self.demo.id] = ("load", message)     # the System page's reason
             if self.hub.strict:
                 raise
             if not isinstance(error, weights.WeightsError):     # a weights error is written for users
                 message = (f"The model of '{self.demo.title}' could not be loaded ({type(error).__name__}); "
-                           "the System tab says why.")
+                           "the System page says why.")
             raise ModelLoadError(message) from error
         called = _models_called.get()
         if called is not None and key not in called:
@@ -218,7 +218,7 @@ class Hub:
         return "ok", ""
 
     def system_rows(self) -> list[list]:
-        """One row per demo (and per plugin without demos) for the System tab and `hub list`."""
+        """One row per demo (and per plugin without demos) for the System page and `hub list`."""
         rows = []
         for record in self.records.values():
             if not record.demos:

@@ -31,7 +31,7 @@ class Candidate:
 
 @dataclass
 class PluginRecord:
-    """A plugin as the System tab shows it."""
+    """A plugin as the System page shows it."""
     name: str
     source: str
     status: str = "ok"               # ok | error | disabled

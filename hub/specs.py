@@ -58,8 +58,9 @@ class DemoSpec:
     `group` places the demo in the gallery the way the lecture groups models: "Transformer",
     "Explicit models" (a likelihood), "Implicit models" (samples only) or "Tools".
 
-    Tabs follow registration order; a demo with a larger `tab_order` comes after those with a
-    smaller one (a summary tab such as Compare uses 1 to follow the models it summarises)."""
+    The gallery and the navbar follow registration order; a demo with a larger `tab_order` comes after those
+    with a smaller one (a summary page such as Compare uses 1 to follow the models it summarises, the
+    lecture -1 to come first)."""
     id: str
     title: str
     description: str

@@ -136,7 +136,7 @@ def build_demo_blocks(hub: Hub, demo: DemoSpec) -> gr.Blocks | None:
 
 def error_panel(title: str, stage: str, message: str) -> None:
     gr.Markdown(f"### {title} is unavailable\nIt failed while **{stage}**:\n\n```\n{message}\n```\n"
-                "Every other demo keeps working. The System tab lists all plugins.")
+                "Every other demo keeps working. The System page lists all plugins.")
 
 
 def model_card(demo: DemoSpec) -> str:

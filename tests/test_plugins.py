@@ -116,7 +116,7 @@ def test_plugin_failing_to_build_its_ui_shows_the_reason(tmp_path, doubler_weigh
     assert api_fn(app, "healthy_double")(1) == 2.0
 
 
-@pytest.mark.parametrize("stage, message", [("load", r"could not be loaded \(RuntimeError\); the System tab says why"),
+@pytest.mark.parametrize("stage, message", [("load", r"could not be loaded \(RuntimeError\); the System page says why"),
                                             ("inference", r"failed unexpectedly \(RuntimeError\)")])
 def test_plugin_failing_at_load_or_inference_answers_with_a_message(tmp_path, doubler_weights, stage, message):
     folder = tmp_path / "dropins"
