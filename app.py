@@ -32,6 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sessions whose state Gradio keeps in memory (about 0.8 MB each); the oldest go first")
     parser.add_argument("--device", action="append", default=[], metavar="[DEMO=]DEVICE",
                         help="pin a demo (vae=cuda:1) or every demo (cpu) to a device; repeatable")
+    parser.add_argument("--no-batching", action="store_true",
+                        help="serve each request in its own forward pass (to measure what batching buys)")
+    parser.add_argument("--ray", action="store_true",
+                        help="run every demo on Ray Serve (a local Ray instance unless --ray-address is given)")
+    parser.add_argument("--ray-address", metavar="ADDRESS",
+                        help="the Ray cluster to serve on, e.g. 10.0.0.1:6379 (implies --ray)")
+    parser.add_argument("--ray-config", metavar="FILE",
+                        help="replicas, autoscaling and resources per demo (TOML; defaults in hub/ray_serve.toml)")
     add_plugin_flags(parser)
     return parser
 
@@ -74,6 +82,9 @@ def main(argv=None) -> None:
     from hub.ui import PAGE_CSS, PAGE_JS, build_app   # gradio is imported only once the arguments are good
 
     hub = hub_from_args(args, pins=pins)
+    hub.batching = not args.no_batching
+    if args.ray or args.ray_address:
+        serve_on_ray(hub, args)
     app = build_app(hub, cache_ttl=args.cache_ttl)
     app.queue(default_concurrency_limit=2)
     # show_error=False: the hub's own messages (gr.Error) still reach the user; Gradio's internal ones
@@ -84,6 +95,19 @@ def main(argv=None) -> None:
                quiet=True, prevent_thread_lock=True, js=PAGE_JS, css=PAGE_CSS)
     print(banner(app.local_url, app.share_url), flush=True)
     app.block_thread()
+
+
+def serve_on_ray(hub, args) -> None:
+    """Deploy every demo that has its weights on Ray Serve; the app built next calls them there."""
+    from hub.ray_serve import deploy, load_settings
+
+    try:
+        settings = load_settings(args.ray_config)
+    except (OSError, ValueError) as error:
+        sys.exit(f"--ray-config: {error}")
+    demos = [demo.id for demo in hub.demos.values() if demo.trained]
+    logging.info("Deploying %d demos on Ray Serve; the first start of each replica takes a while", len(demos))
+    deploy(hub, demos, settings, args.ray_address)
 
 
 def banner(local_url: str, share_url: str | None) -> str:

@@ -82,6 +82,10 @@ class Hub:
         self.demo_errors: dict[str, tuple[str, str]] = {}    # demo id -> (stage, message)
         self.placement = Placement(devices if devices is not None else detect_devices, pins, self._choose_device)
         self.started = False
+        self.sources: dict = {}         # how `create` found the plugins: another process builds the same hub from it
+        self.batching = True            # batched actions share forward passes (False: one request a pass)
+        self.batchers: dict = {}        # "<demo>_<action>" -> its MicroBatcher
+        self.remote = None              # hub.ray_serve.RemoteDemos when the actions run on Ray Serve
 
     @classmethod
     def create(cls, plugins_dirs=(), allow=None, deny=None, builtin=True, entry_points=True, **kwargs) -> "Hub":
@@ -89,6 +93,8 @@ class Hub:
         hub = cls(**kwargs)
         allow = name_list(allow, "DEMO_HUB_PLUGINS")
         deny = name_list(deny, "DEMO_HUB_DISABLE") or set()
+        hub.sources = {"plugins_dirs": [str(Path(d).resolve()) for d in plugins_dirs], "allow": allow, "deny": deny,
+                       "builtin": builtin, "entry_points": entry_points}
         for candidate in discover([Path(d) for d in plugins_dirs], builtin, entry_points):
             if (allow is not None and candidate.name not in allow) or candidate.name in deny:
                 hub.records[candidate.name] = PluginRecord(candidate.name, candidate.source, status="disabled")

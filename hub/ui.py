@@ -10,6 +10,7 @@ import logging
 import gradio as gr
 
 from . import gallery
+from .batching import Batched, MicroBatcher
 from .core import SYSTEM_COLUMNS, Hub, ModelLoadError, models_called
 from .errors import InputError
 from .placement import is_out_of_memory
@@ -54,18 +55,31 @@ class DemoContext:
     def __init__(self, hub: Hub, demo: DemoSpec):
         self.hub, self.demo = hub, demo
         self.models = hub.handle(demo.id) if demo.id in hub.demos else None    # a hub tab has no models
+        self.actions: dict = {}        # action -> the function (or Batched) it runs: a Ray replica runs them by name
 
     def on(self, trigger, action: str, fn, inputs=None, outputs=None, heavy: bool = False, **kwargs):
         """`ctx.on(button.click, "sample", fn, inputs, outputs)` -> api_name "<demo>_sample".
 
         `heavy=True` marks work that can take long (streams, big batches): it gets a lane of its own,
-        one job at a time, so it never holds up this or any other demo's quick actions."""
+        one job at a time, so it never holds up this or any other demo's quick actions. `fn` may be a
+        `Batched` (`hub.batching`): requests that arrive together then share one forward pass."""
         if kwargs.get("preprocess") is False:
             raise ValueError(f"{self.demo.id}_{action}: preprocess=False would hand raw request data (a server "
                              "path, say) to the demo; the hub checks uploads while preprocessing")
+        api_name = f"{self.demo.id}_{action}"
+        self.actions[action] = fn
         keys = [self.demo.model_key(model.name) for model in self.demo.models]
         queue_id, limit = self.hub.placement.queue_for(keys, self.demo.id, heavy)
-        return trigger(self.guard(fn), inputs=inputs, outputs=outputs, api_name=f"{self.demo.id}_{action}",
+        if self.hub.remote is not None:                  # Ray Serve: the demo's replicas run it
+            handler = self.hub.remote.caller(self.demo.id, action, fn)
+            queue_id, limit = f"ray-{api_name}", self.hub.remote.concurrency(self.demo.id, heavy)
+        elif isinstance(fn, Batched) and self.hub.batching:
+            batcher = self.hub.batchers[api_name] = MicroBatcher(fn, self.guard(fn.run_grouped))
+            handler = self.guard(batcher)
+            queue_id, limit = f"batch-{api_name}", fn.max_batch_size     # a crowd waits in the batcher
+        else:
+            handler = self.guard(fn)
+        return trigger(handler, inputs=inputs, outputs=outputs, api_name=api_name,
                        concurrency_id=queue_id, concurrency_limit=limit, **kwargs)
 
     def guard(self, fn):

@@ -2,20 +2,11 @@
 for drawing a digit."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import gradio as gr
-from gradio.utils import get_upload_folder
+
+from ..uploads import is_uploaded
 
 NOT_UPLOADED = "Only an image uploaded on this page can be read: upload it (again) and try once more."
-
-
-def is_uploaded(path) -> bool:
-    """Whether `path` is a file in Gradio's upload cache (where uploads, and the hub's own outputs, live)."""
-    folder = Path(os.path.realpath(get_upload_folder()))
-    real = Path(os.path.realpath(path))
-    return real.is_relative_to(folder) and real != folder and real.is_file()
 
 
 def uploaded_path(payload) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hub import InputError
+from hub import Batched, InputError
 from hub.kit import enlarge, integer, labelled_grid, number, tile, to_unit
 
 from . import paper
@@ -29,6 +29,8 @@ class GANDemo:
     def __init__(self, models, digit_of_category: list[int] | None = None):
         """`digit_of_category`: InfoGAN's category-to-digit matching measured at evaluation, if any."""
         self.models, self.digit_of_category = models, digit_of_category
+        # (seed, count, digit, category, c2, c3, fix codes) -> a grid of digits
+        self.generate = Batched(self.generate_request, self.generate_batch, self.generate_grid)
 
     def category_choices(self) -> list[tuple[str, str]]:
         """The c1 dropdown: each value labelled with the digit it was matched to."""
@@ -47,13 +49,23 @@ class GANDemo:
             codes["codes"] = torch.tensor([[number(c2, "Code c2", -2, 2), number(c3, "Code c3", -2, 2)]]).repeat(n, 1)
         return codes
 
-    def generate(self, seed, count, digit=ANY, category=ANY, c2=0.0, c3=0.0, fix_codes=False):
+    def generate_request(self, seed, count, digit=ANY, category=ANY, c2=0.0, c3=0.0, fix_codes=False) -> tuple:
         seed = integer(seed, "Seed", 0, 2**31 - 1)
         count = integer(count, "Number of digits", 1, 64)
-        codes = self.codes(count, digit, category, c2, c3, bool(fix_codes))
-        with self.models.use() as model:
-            images = model.sample(count, torch.Generator().manual_seed(seed), **codes)
-        return grid(images, min(count, 8))
+        return seed, count, self.codes(count, digit, category, c2, c3, bool(fix_codes))
+
+    def generate_batch(self, requests: list[tuple]) -> list[torch.Tensor]:
+        """Every request's digits in one pass of G; each latent drawn from its own seed, as if alone."""
+        with self.models.use() as model, torch.no_grad():
+            latent = torch.cat([model.latent(count, torch.Generator().manual_seed(seed), **codes)
+                                for seed, count, codes in requests])
+            model.eval()
+            images = to_unit(model.generate(latent)[:, 0]).cpu()
+        return list(images.split([count for _, count, _ in requests]))
+
+    @staticmethod
+    def generate_grid(images: torch.Tensor) -> np.ndarray:
+        return grid(images, min(len(images), 8))
 
     def interpolate(self, seed_a, seed_b, steps, digit=ANY, category=ANY):
         """Frames along the straight line between the z of two seeds (the codes held fixed)."""

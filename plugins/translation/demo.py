@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from hub import InputError
+from hub import Batched, InputError
 from hub.kit import integer, one_of  # noqa: E402
 
 from .translator import MAX_SOURCE_TOKENS  # noqa: E402
@@ -81,16 +81,28 @@ def heat_map(weights: torch.Tensor, rows: list[str], columns: list[str], title: 
 class TranslationDemo:
     def __init__(self, models, model_names: list[str]):
         self.models, self.model_names = models, model_names
+        # (text, method, beam size, model) -> (German, its subwords, notes)
+        self.translate = Batched(self.translate_request, self.translate_batch, self.translation_shown,
+                                 key=lambda r: (r["model"], r["beam"]))
 
-    def translate(self, text, method, beam_size, model_label=None):
+    def translate_request(self, text, method, beam_size, model_label=None) -> dict:
         text, notices = clean_text(text)
-        beam = beam_width(method, beam_size)
-        with self.models.use(one_of(model_label, "model", self.model_names)) as translator:
-            notices += reading_notices(translator, text)
-            output = translator.translate([text], beam=beam)[0]
-            tokens = translator.tokens(text)
-        token_text = " | ".join(tokens)
-        return output, f"{len(tokens)} subwords: {token_text}", "\n".join(f"- {n}" for n in notices)
+        return {"text": text, "notices": notices, "beam": beam_width(method, beam_size),
+                "model": one_of(model_label, "model", self.model_names)}
+
+    def translate_batch(self, requests: list[dict]) -> list[dict]:
+        """Every request's sentence in one beam search (they share the model and the beam width)."""
+        with self.models.use(requests[0]["model"]) as translator:
+            outputs = translator.translate([r["text"] for r in requests], beam=requests[0]["beam"])
+            return [{"output": output, "tokens": translator.tokens(r["text"]),
+                     "notices": r["notices"] + reading_notices(translator, r["text"])}
+                    for r, output in zip(requests, outputs)]
+
+    @staticmethod
+    def translation_shown(result: dict) -> tuple[str, str, str]:
+        tokens = result["tokens"]
+        return (result["output"], f"{len(tokens)} subwords: {' | '.join(tokens)}",
+                "\n".join(f"- {n}" for n in result["notices"]))
 
     def attention(self, text, method, beam_size, kind, layer, head, model_label=None):
         text, notices = clean_text(text)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import torch
 
+from hub import Batched
 from hub.kit import binary_digit, enlarge, integer, likelihood_plot, number, pyplot, test_digits, tile, verdict
 
 from .model import importance_weighted
@@ -17,16 +18,23 @@ LIKELIHOOD_K = REFERENCE_K     # the same k as the validation reference, so the 
 class VAEDemo:
     def __init__(self, models):
         self.models = models                  # lazy handle: models.use() -> the VAE
+        self.sample = Batched(self.sample_request, self.sample_batch, self.sample_grid)     # (seed, T, grid) -> image
 
-    def sample(self, seed, temperature, grid) -> np.ndarray:
-        seed = integer(seed, "Seed", 0, 2**31 - 1)
-        temperature = number(temperature, "Temperature", 0.1, 3.0)
-        grid = integer(grid, "Grid size", 1, 12)
-        generator = torch.Generator().manual_seed(seed)
+    def sample_request(self, seed, temperature, grid) -> tuple[int, float, int]:
+        return (integer(seed, "Seed", 0, 2**31 - 1), number(temperature, "Temperature", 0.1, 3.0),
+                integer(grid, "Grid size", 1, 12))
+
+    def sample_batch(self, requests: list[tuple[int, float, int]]) -> list[np.ndarray]:
+        """Every request's grid decoded in one pass; each z drawn from its own seed, as if alone."""
         with self.models.use() as vae, torch.no_grad():
-            z = torch.randn(grid * grid, vae.z_dim, generator=generator) * temperature
-            probs = torch.sigmoid(vae.decode(z.to(next(vae.parameters()).device))).cpu()
-        return enlarge(tile(probs.view(-1, 28, 28).numpy(), grid), 3)
+            z = torch.cat([torch.randn(grid * grid, vae.z_dim, generator=torch.Generator().manual_seed(seed)) * temperature
+                           for seed, temperature, grid in requests])
+            probs = torch.sigmoid(vae.decode(z.to(next(vae.parameters()).device))).view(-1, 28, 28).cpu().numpy()
+        return np.split(probs, np.cumsum([grid * grid for _, _, grid in requests])[:-1])
+
+    @staticmethod
+    def sample_grid(probs: np.ndarray) -> np.ndarray:
+        return enlarge(tile(probs, math.isqrt(len(probs))), 3)
 
     def analyze(self, image):
         """(model input, reconstruction, report, plot) for a drawn or uploaded digit."""

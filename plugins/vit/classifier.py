@@ -46,14 +46,23 @@ class DigitClassifier(HoldsModule):
     def digit(self, image) -> np.ndarray:
         return to_mnist(grayscale_ink(image))
 
-    @torch.no_grad()
-    def read(self, image) -> Reading:
+    def model_input(self, image) -> np.ndarray:
+        """[28, 28] in [0, 1]: a 28 x 28 array as it is (an MNIST digit), anything else through `digit`."""
         x = self.digit(image) if not (isinstance(image, np.ndarray) and image.shape == (28, 28)) else image
-        x = np.clip(np.asarray(x, np.float32), 0, 1)
+        return np.clip(np.asarray(x, np.float32), 0, 1)
+
+    def read(self, image) -> Reading:
+        return self.read_many([image])[0]
+
+    @torch.no_grad()
+    def read_many(self, images: list) -> list[Reading]:
+        """`read` for several images in one forward pass."""
+        x = np.stack([self.model_input(image) for image in images])
         device = next(self.model.parameters()).device
-        logits, attentions = self.model(torch.from_numpy(x)[None].to(device), return_attention=True)
-        probabilities = (logits / self.temperature).softmax(-1)[0].cpu().tolist()
-        return Reading(x, dict(zip(self.labels, probabilities)), [a[0].cpu() for a in attentions], self.model.grid)
+        logits, attentions = self.model(torch.from_numpy(x).to(device), return_attention=True)
+        probabilities = (logits / self.temperature).softmax(-1).cpu()
+        return [Reading(x[i], dict(zip(self.labels, probabilities[i].tolist())), [a[i].cpu() for a in attentions],
+                        self.model.grid) for i in range(len(images))]
 
 
 class PretrainedClassifier(HoldsModule):
@@ -85,3 +94,6 @@ class PretrainedClassifier(HoldsModule):
         seen = inputs["pixel_values"][0].permute(1, 2, 0).cpu().numpy()
         seen = (seen - seen.min()) / max(seen.max() - seen.min(), 1e-6)
         return Reading(seen, dict(zip(self.labels, probabilities)), [a[0].float().cpu() for a in output.attentions], grid)
+
+    def read_many(self, images: list) -> list[Reading]:
+        return [self.read(image) for image in images]

@@ -2,11 +2,14 @@
 model reads, the attention rollout over the input and the class token's attention per layer and head."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from hub.kit import grayscale_test_digits, integer, one_of
+from hub import Batched
+from hub.kit import grayscale_ink, grayscale_test_digits, integer, one_of
 
 ROLLOUT = "rollout (all layers)"
 AVERAGE = "average"
@@ -37,33 +40,56 @@ def overlay(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (255 * (0.45 * upscale(image) / 255 + 0.55 * heat)).astype(np.uint8)
 
 
+@dataclass
+class Request:
+    """One image to classify and how to show the answer."""
+    image: object
+    model: str
+    layer: object = ROLLOUT
+    head: object = AVERAGE
+    top_k: int = 5
+    caption: str = ""              # said before the note (which test digit it was)
+
+
 class ViTDemo:
     def __init__(self, models, model_names: list[str]):
         self.models, self.model_names = models, model_names
+        # (image, model, layer, head, top k) -> (top k, patches, attention, note); the same for a test digit's number
+        self.classify = Batched(self.image_request, self.read_batch, self.render, key=lambda r: r.model)
+        self.classify_test_digit = Batched(self.test_digit_request, self.read_batch, self.render, key=lambda r: r.model)
 
-    def classify(self, image, model_label=None, layer=ROLLOUT, head=AVERAGE, top_k=5):
-        top_k = integer(top_k, "Top k", 1, 20)
-        with self.models.use(one_of(model_label, "model", self.model_names)) as classifier:
-            reading = classifier.read(image)
+    def image_request(self, image, model_label=None, layer=ROLLOUT, head=AVERAGE, top_k=5) -> Request:
+        grayscale_ink(image)                    # the input's check, before it waits for a batch
+        return Request(image, one_of(model_label, "model", self.model_names), layer, head,
+                       integer(top_k, "Top k", 1, 20))
+
+    def test_digit_request(self, index, model_label=None, layer=ROLLOUT, head=AVERAGE, top_k=5) -> Request:
+        x, y = grayscale_test_digits()
+        index = integer(index, "Test image number", 0, len(x) - 1)
+        request = self.image_request(x[index].astype(np.float32) / 255, model_label, layer, head, top_k)
+        request.caption = f"Test digit {index}, labelled {y[index]}. "
+        return request
+
+    def read_batch(self, requests: list[Request]) -> list[tuple[Request, object]]:
+        """Every request's image read in one pass (they all name the same model)."""
+        with self.models.use(requests[0].model) as classifier:
+            return list(zip(requests, classifier.read_many([r.image for r in requests])))
+
+    def render(self, answer: tuple[Request, object]):
+        request, reading = answer
         layers, heads = len(reading.attentions), reading.attentions[0].size(0)
-        if layer in (None, ROLLOUT):
+        if request.layer in (None, ROLLOUT):
             weights, what = reading.rollout(), "Attention rollout of the class token (Abnar & Zuidema 2020)"
         else:
-            index = integer(layer, "Layer", 1, layers) - 1
-            head_index = None if head in (None, AVERAGE) else integer(head, "Head", 1, heads) - 1
+            index = integer(request.layer, "Layer", 1, layers) - 1
+            head_index = None if request.head in (None, AVERAGE) else integer(request.head, "Head", 1, heads) - 1
             weights = reading.class_token_attention(index, head_index)
             what = f"Class token's attention, layer {index + 1}, " + (
                 "average of heads" if head_index is None else f"head {head_index + 1}")
-        top = dict(sorted(reading.probabilities.items(), key=lambda kv: -kv[1])[:top_k])
-        note = (f"{what}. The model cut the image into {reading.grid} x {reading.grid} = {reading.grid ** 2} patches "
-                f"and has {layers} layers of {heads} heads.")
+        top = dict(sorted(reading.probabilities.items(), key=lambda kv: -kv[1])[:request.top_k])
+        note = (f"{request.caption}{what}. The model cut the image into {reading.grid} x {reading.grid} = "
+                f"{reading.grid ** 2} patches and has {layers} layers of {heads} heads.")
         return top, patch_grid(reading.seen, reading.grid), overlay(reading.seen, weights), note
-
-    def classify_test_digit(self, index, model_label=None, layer=ROLLOUT, head=AVERAGE, top_k=5):
-        x, y = grayscale_test_digits()
-        index = integer(index, "Test image number", 0, len(x) - 1)
-        outputs = self.classify(x[index].astype(np.float32) / 255, model_label, layer, head, top_k)
-        return (*outputs[:3], f"Test digit {index}, labelled {y[index]}. " + outputs[3])
 
 
 def thumbnail(ctx) -> np.ndarray:

@@ -1,0 +1,159 @@
+"""Batched actions: requests that arrive together share one forward pass.
+
+A plugin marks a hot action by handing `ctx.on` a `Batched` instead of a function. The hub checks each
+request apart (a bad input fails its own request, never its neighbours'), queues the checked items, and
+one worker per action runs the model on everything queued, up to `max_batch_size` at a time; each caller
+then renders its own result. Under Ray Serve (`hub.ray_serve`) the same three parts run in the replica,
+batched by `@serve.batch`.
+
+Gradio's own `batch=True` is not used: it hands the function every request's raw inputs at once, so one
+refused input fails the whole batch with its message.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+DEFAULT_MAX_BATCH_SIZE = 16
+GATHER_SECONDS = 0.002          # after the first request, how long to wait for its neighbours
+
+
+def _unchanged(result):
+    return result
+
+
+@dataclass
+class Batched:
+    """An action split at its model step.
+
+    `prepare(*inputs)` checks one request's inputs (raising `InputError`) and returns an item;
+    `run(items)` serves a list of items in one pass and returns one result per item, in order;
+    `finish(result)` turns one result into the action's outputs. With `key(item)`, only items whose keys
+    are equal share a pass (a beam width, a model's name). Called as a function, it serves one request
+    alone: `finish(run([prepare(*inputs)])[0])`, the unbatched hub's way."""
+    prepare: Callable[..., Any]
+    run: Callable[[list], list]
+    finish: Callable[[Any], Any] = _unchanged
+    key: Callable[[Any], Any] | None = None
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+
+    def __call__(self, *inputs):
+        return self.finish(self.run([self.prepare(*inputs)])[0])
+
+    def groups(self, items: list) -> list[list[int]]:
+        """The positions of `items` that may share a pass, in arrival order."""
+        if self.key is None:
+            return [list(range(len(items)))]
+        by_key: dict[Any, list[int]] = defaultdict(list)
+        for position, item in enumerate(items):
+            by_key[self.key(item)].append(position)
+        return list(by_key.values())
+
+    def run_grouped(self, items: list) -> list:
+        """`run` over each group of equal keys; the results in the order of `items`."""
+        results: list = [None] * len(items)
+        for positions in self.groups(items):
+            outputs = self.run([items[p] for p in positions])
+            if len(outputs) != len(positions):
+                raise RuntimeError(f"a batched run returned {len(outputs)} results for {len(positions)} items")
+            for position, output in zip(positions, outputs):
+                results[position] = output
+        return results
+
+
+@dataclass
+class _Request:
+    item: Any
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class BatchStats:
+    """Where an action's time went: checking inputs, the model's passes, rendering results (seconds)."""
+    requests: int = 0
+    passes: int = 0
+    prepare_s: float = 0.0
+    run_s: float = 0.0
+    finish_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"requests": self.requests, "passes": self.passes,
+                "mean_batch": round(self.requests / self.passes, 2) if self.passes else 0.0,
+                "prepare_s": round(self.prepare_s, 4), "run_s": round(self.run_s, 4),
+                "finish_s": round(self.finish_s, 4)}
+
+
+class MicroBatcher:
+    """Serves one `Batched` action: callers queue checked items, one worker thread runs them in passes.
+
+    The worker takes whatever is queued when it is free (at most `max_batch_size`), so a lone request
+    waits only GATHER_SECONDS and a crowd is served in as few passes as the batch size allows.
+    `run_pass(items)` is the model step, wrapped by the caller (the hub adds its error handling)."""
+
+    def __init__(self, action: Batched, run_pass: Callable[[list], list] | None = None):
+        self.action = action
+        self.run_pass = run_pass or action.run_grouped
+        self.stats = BatchStats()
+        self._queue: list[_Request] = []
+        self._wake = threading.Condition()
+        self._worker: threading.Thread | None = None
+
+    def __call__(self, *inputs):
+        started = time.perf_counter()
+        item = self.action.prepare(*inputs)
+        prepared = time.perf_counter()
+        result = self.submit(item)
+        finishing = time.perf_counter()
+        outputs = self.action.finish(result)
+        with self._wake:
+            self.stats.prepare_s += prepared - started
+            self.stats.finish_s += time.perf_counter() - finishing
+        return outputs
+
+    def submit(self, item):
+        """The result of running `item` in some pass; the pass's error if it failed."""
+        request = _Request(item)
+        with self._wake:
+            self._queue.append(request)
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._serve, name="hub-batcher", daemon=True)
+                self._worker.start()
+            self._wake.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _serve(self) -> None:
+        while True:
+            with self._wake:
+                if not self._wake.wait_for(lambda: self._queue, timeout=60):
+                    self._worker = None            # idle for a minute: the next request starts another
+                    return
+            time.sleep(GATHER_SECONDS)
+            with self._wake:
+                batch = self._queue[:self.action.max_batch_size]
+                del self._queue[:len(batch)]
+            self._run(batch)
+
+    def _run(self, batch: list[_Request]) -> None:
+        started = time.perf_counter()
+        try:
+            results = self.run_pass([request.item for request in batch])
+        except BaseException as error:  # noqa: BLE001 - every caller of the pass gets its error
+            for request in batch:
+                request.error = error
+        else:
+            for request, result in zip(batch, results):
+                request.result = result
+        with self._wake:
+            self.stats.requests += len(batch)
+            self.stats.passes += 1
+            self.stats.run_s += time.perf_counter() - started
+        for request in batch:
+            request.done.set()
