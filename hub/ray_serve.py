@@ -24,6 +24,7 @@ import pickle
 import time
 import tomllib
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +115,7 @@ class DemoReplica:
         from .core import Hub
         from .ui import DemoContext
 
+        serve_replica_on_node_address()
         self.hub = Hub.create(**sources, strict=strict)
         self.hub.batching = False                 # @serve.batch batches here
         demo = self.hub.demos[demo_id]
@@ -182,6 +184,25 @@ class DemoReplica:
                 results[position] = failure(result) if isinstance(result, gr.Error) else \
                     self._run(lambda: guard(batched.finish)(result))
         return results
+
+
+def serve_replica_on_node_address() -> None:
+    """Serve starts each replica's inter-deployment gRPC server on every interface ("[::]:0", fixed in its code);
+    this binds it to the node's own address instead (127.0.0.1 on a local instance), as every other Ray
+    process is. Called in the replica before Serve starts that server."""
+    import ray
+    from ray.serve._private import replica
+
+    bind = getattr(replica, "add_port_to_grpc_server", None)
+    if bind is None or getattr(bind, "hub_bound", False):
+        return
+    node_address = ray.util.get_node_ip_address()
+
+    def bind_on_node_address(server, address: str):
+        return bind(server, address.replace("[::]", f"[{node_address}]" if ":" in node_address else node_address, 1))
+
+    bind_on_node_address.hub_bound = True
+    replica.add_port_to_grpc_server = bind_on_node_address
 
 
 RETRIED = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "DeploymentUnavailableError")
@@ -270,8 +291,24 @@ def connect(address: str | None = None) -> None:
     runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}}
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
-    else:
+        return
+    with loopback_only():
         ray.init(_node_ip_address=LOOPBACK, dashboard_host=LOOPBACK, runtime_env=runtime_env, log_to_driver=False)
+
+
+@contextmanager
+def loopback_only():
+    """ray.init turns 127.0.0.1 (in `address` and `_node_ip_address`) into this machine's outward address,
+    unless Ray's switch for single-machine clusters (off on Linux) is on; on inside the block. A local
+    instance then listens on, and is reached at, the loopback only."""
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 def deploy(hub, demo_ids: list[str], settings: dict | None = None, address: str | None = None) -> RemoteDemos:

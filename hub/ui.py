@@ -209,7 +209,24 @@ def system_tab(hub: Hub, app: gr.Blocks) -> tuple[gr.Dataframe, gr.Markdown, cal
         return "**Devices**\n" + "\n".join(lines), [shown_row(row) for row in hub.system_rows()]
 
     refresh.click(current, outputs=[devices, table], api_name="system_status")
+    batches = gr.Dataframe(headers=BATCH_COLUMNS, interactive=False, label="Batched actions since the start: requests "
+                           "served together, and where their time went (seconds)", elem_id="batching-table")
+    refresh.click(lambda: batching_rows(hub), outputs=batches, api_name="batching_status")
+    app.load(lambda: batching_rows(hub), outputs=batches, api_visibility="undocumented")
     return table, devices, current
+
+
+BATCH_COLUMNS = ["action", "requests", "forward passes", "mean batch", "in the model", "checking inputs", "rendering"]
+
+
+def batching_rows(hub: Hub) -> list[list]:
+    """A row per batched action (api name) of this process's hub; under Ray the replicas batch."""
+    rows = []
+    for name, batcher in sorted(hub.batchers.items()):
+        stats = batcher.stats.as_dict()
+        rows.append([name, stats["requests"], stats["passes"], stats["mean_batch"], stats["run_s"],
+                     stats["prepare_s"], stats["finish_s"]])
+    return rows
 
 
 def demo_links(demo: DemoSpec, shown: list[DemoSpec]) -> str:
