@@ -10,6 +10,9 @@ from hub.cli import add_plugin_flags, hub_from_args
 from hub.placement import parse_pins, parse_size
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Gradio's threads for event functions (its default is 40): a request waiting for its batch holds one, and up to
+# 16 wait at each batched action, so the other demos' requests would otherwise find none free.
+WORKER_THREADS = 200
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -92,7 +95,7 @@ def main(argv=None) -> None:
     # the hub's own flags, where Gradio's would name launch()'s.
     app.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, show_error=False,
                max_file_size=max_file_size, state_session_capacity=args.max_sessions,
-               quiet=True, prevent_thread_lock=True, js=PAGE_JS, css=PAGE_CSS)
+               quiet=True, prevent_thread_lock=True, js=PAGE_JS, css=PAGE_CSS, max_threads=WORKER_THREADS)
     print(banner(app.local_url, app.share_url), flush=True)
     app.block_thread()
 

@@ -18,6 +18,7 @@ Clients use `ssl_verify=False`: with it on, gradio_client builds a TLS context f
 hub's, and on a 2-core machine it would be taken from the server.
 
     python bench/scale.py [--requests 50] [--clients 16 32] [--settings unbatched batched ray]
+    python bench/scale.py --settings ray_1_replica --kinds mix --clients 16 --merge   # scaling with replicas
 """
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ PLUGINS = "vae,gan,vit,translation"
 CLIENT_PROCESSES = 4
 RAY_CONFIG = """
 [defaults]
-min_replicas = 2
-max_replicas = 2
+min_replicas = {replicas}
+max_replicas = {replicas}
 [demos.gan]
 min_replicas = 1
 max_replicas = 1
@@ -60,7 +61,8 @@ with gr.Blocks() as app:
     gr.Button().click(lambda s: np.random.default_rng(int(s)).random((98, 98)), seed, image, api_name="sample")
 app.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
 """
-SETTINGS = {"unbatched": ["--no-batching"], "batched": [], "ray": ["--ray"]}
+SETTINGS = {"unbatched": ["--no-batching"], "batched": [], "ray": ["--ray"], "ray_1_replica": ["--ray"]}
+REPLICAS = {"ray": 2, "ray_1_replica": 1}
 
 
 def sentences(count: int) -> list[str]:
@@ -235,18 +237,18 @@ def gradio_floor(folder: Path, calls: int = 30) -> dict:
         process.wait(timeout=60)
 
 
-def measure(setting: str, clients_list: list[int], count: int, texts: list[str], folder: Path) -> dict:
+def measure(setting: str, clients_list: list[int], count: int, texts: list[str], folder: Path, kinds: list[str]) -> dict:
     port = free_port()
     flags = SETTINGS[setting]
-    if setting == "ray":
-        (folder / "ray.toml").write_text(RAY_CONFIG)
+    if setting in REPLICAS:
+        (folder / "ray.toml").write_text(RAY_CONFIG.format(replicas=REPLICAS[setting]))
         flags = flags + ["--ray-config", str(folder / "ray.toml")]
     process, seconds = start([sys.executable, "app.py", "--port", str(port), "--plugins", PLUGINS, *flags], port,
                              env={"GRADIO_TEMP_DIR": str(folder / setting)})
     url = f"http://127.0.0.1:{port}/"
     try:
         result = {"start_s": round(seconds, 1)}
-        for kind in ("translation", "mix"):
+        for kind in kinds:
             expected = expected_answers(url, kind, max(clients_list), texts)
             for clients in clients_list:
                 pids = server_pids(process)
@@ -271,7 +273,7 @@ def summary(results: dict, clients: int) -> dict:
 
     out = {"clients": clients}
     for kind in ("translation", "mix"):
-        for setting in ("unbatched", "batched", "ray"):
+        for setting in SETTINGS:
             if get(setting, kind, "throughput_per_s") is not None:
                 out[f"{kind}_throughput_{setting}"] = get(setting, kind, "throughput_per_s")
                 out[f"{kind}_p50_ms_{setting}"] = get(setting, kind, "p50_ms")
@@ -282,6 +284,8 @@ def summary(results: dict, clients: int) -> dict:
                                                           out[f"{kind}_throughput_unbatched"], 2)
     if out.get("mix_throughput_ray"):
         out["mix_batched_over_ray"] = round(out["mix_throughput_batched"] / out["mix_throughput_ray"], 2)
+    if out.get("mix_throughput_ray_1_replica"):
+        out["mix_ray_2_over_1_replica"] = round(out["mix_throughput_ray"] / out["mix_throughput_ray_1_replica"], 2)
     return out
 
 
@@ -289,29 +293,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 32])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--settings", nargs="+", default=["unbatched", "batched", "ray"], choices=list(SETTINGS))
+    parser.add_argument("--kinds", nargs="+", default=["translation", "mix"], choices=["translation", "mix"])
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
+    parser.add_argument("--merge", action="store_true", help="add these settings to the report in --out")
     args = parser.parse_args()
     texts = sentences(max(args.clients))
-    results = {}
+    results = json.loads(Path(args.out).read_text())["settings"] if args.merge else {}
     with tempfile.TemporaryDirectory() as folder:
         for setting in args.settings:
-            results[setting] = measure(setting, args.clients, args.requests, texts, Path(folder))
-    every = [results[s][k] for s in results for k in results[s] if isinstance(results[s][k], dict) and "errors" in results[s][k]]
+            results[setting] = measure(setting, args.clients, args.requests, texts, Path(folder), args.kinds)
+            report = write_report(results, args)                   # after each setting: a long run keeps its figures
+    print(json.dumps({k: v for k, v in report.items() if k != "settings"}, indent=2))
+
+
+def write_report(results: dict, args) -> dict:
+    every = [f for s in results.values() for f in s.values() if isinstance(f, dict) and "errors" in f]
+    clients = sorted({f["clients"] for f in every})
     report = {
         "machine": f"{os.cpu_count()} CPU cores, no GPU; clients and server on the same machine",
         "requests_per_client": args.requests, "plugins": PLUGINS,
-        **{f"at_{c}_clients": summary(results, c) for c in args.clients},
+        **{f"at_{c}_clients": summary(results, c) for c in clients},
         "errors": sum(f["errors"] for f in every), "cross_talk": sum(f["cross_talk"] for f in every),
         "rss_growth": {f"{s}/{k}": round(f["rss_after_mib"] - f["rss_before_mib"], 1) for s in results
                        for k, f in results[s].items() if isinstance(f, dict) and "rss_after_mib" in f},
         "settings": results,
     }
-    for clients in args.clients:          # the issue's keys, at 16 clients
-        if clients == 16:
-            report.update({key: value for key, value in report[f"at_{clients}_clients"].items() if key != "clients"})
+    if 16 in clients:                      # the issue's keys, at 16 clients
+        report.update({key: value for key, value in report["at_16_clients"].items() if key != "clients"})
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "settings"}, indent=2))
+    return report
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 DEFAULT_MAX_BATCH_SIZE = 16
-GATHER_SECONDS = 0.002          # after the first request, how long to wait for its neighbours
+PASSES_AT_ONCE = 2              # an action's passes that may run together: as many as a CPU demo's lane had jobs
+GATHER_SECONDS = 0.005          # a pass waits while requests keep coming, this long a look,
+MAX_GATHER_SECONDS = 0.05       # at most this long in all
 
 
 def _unchanged(result):
@@ -89,19 +91,23 @@ class BatchStats:
 
 
 class MicroBatcher:
-    """Serves one `Batched` action: callers queue checked items, one worker thread runs them in passes.
+    """Serves one `Batched` action: callers queue checked items, worker threads run them in passes (at most
+    `workers` passes at once, so that a long pass does not leave the action idle on a second core).
 
-    The worker takes whatever is queued when it is free (at most `max_batch_size`), so a lone request
-    waits only GATHER_SECONDS and a crowd is served in as few passes as the batch size allows.
+    When the worker is free it waits while requests keep arriving (a look every GATHER_SECONDS, at most
+    MAX_GATHER_SECONDS) and takes up to `max_batch_size`: a lone request waits one look; a crowd whose answers
+    went out together, and whose next requests come back spread over tens of milliseconds, is served in one
+    pass rather than in a small one and a large one (a pass of one sentence costs a beam search nearly as much
+    as a pass of sixteen).
     `run_pass(items)` is the model step, wrapped by the caller (the hub adds its error handling)."""
 
-    def __init__(self, action: Batched, run_pass: Callable[[list], list] | None = None):
-        self.action = action
+    def __init__(self, action: Batched, run_pass: Callable[[list], list] | None = None, workers: int = PASSES_AT_ONCE):
+        self.action, self.workers = action, workers
         self.run_pass = run_pass or action.run_grouped
         self.stats = BatchStats()
         self._queue: list[_Request] = []
         self._wake = threading.Condition()
-        self._worker: threading.Thread | None = None
+        self._running: list[threading.Thread] = []
 
     def __call__(self, *inputs):
         started = time.perf_counter()
@@ -120,9 +126,11 @@ class MicroBatcher:
         request = _Request(item)
         with self._wake:
             self._queue.append(request)
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._serve, name="hub-batcher", daemon=True)
-                self._worker.start()
+            self._running = [worker for worker in self._running if worker.is_alive()]
+            if len(self._running) < self.workers:
+                worker = threading.Thread(target=self._serve, name="hub-batcher", daemon=True)
+                self._running.append(worker)
+                worker.start()
             self._wake.notify()
         request.done.wait()
         if request.error is not None:
@@ -133,13 +141,22 @@ class MicroBatcher:
         while True:
             with self._wake:
                 if not self._wake.wait_for(lambda: self._queue, timeout=60):
-                    self._worker = None            # idle for a minute: the next request starts another
+                    self._running.remove(threading.current_thread())   # idle for a minute: a request starts another
                     return
-            time.sleep(GATHER_SECONDS)
+            self._gather()
             with self._wake:
                 batch = self._queue[:self.action.max_batch_size]
                 del self._queue[:len(batch)]
             self._run(batch)
+
+    def _gather(self) -> None:
+        deadline, seen = time.perf_counter() + MAX_GATHER_SECONDS, len(self._queue)
+        while time.perf_counter() < deadline:
+            time.sleep(GATHER_SECONDS)
+            waiting = len(self._queue)
+            if waiting == seen or waiting >= self.action.max_batch_size:
+                return
+            seen = waiting
 
     def _run(self, batch: list[_Request]) -> None:
         started = time.perf_counter()

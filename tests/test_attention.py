@@ -101,6 +101,9 @@ def test_a_causal_encoder_layer_decodes_step_by_step_with_the_cache():
 
 
 def test_reorder_cache_keeps_the_chosen_hypotheses():
-    caches = [{"self": {"k": torch.arange(3.0)[:, None], "v": torch.arange(3.0)[:, None]}, "cross": {"static": True}}]
-    reorder_cache(caches, torch.tensor([2, 2, 0]))
-    assert caches[0]["self"]["k"].flatten().tolist() == [2, 2, 0]
+    memory = torch.tensor([[7.0], [7.0], [9.0]])             # the encoder output of each row's sentence
+    caches = [{"self": {"k": torch.arange(3.0)[:, None], "v": torch.arange(3.0)[:, None]},
+               "cross": {"static": True, "k": memory, "v": memory}}]
+    reorder_cache(caches, torch.tensor([1, 1, 2]))
+    assert caches[0]["self"]["k"].flatten().tolist() == [1, 1, 2]
+    assert caches[0]["cross"]["k"] is memory                   # the same for every hypothesis of a sentence

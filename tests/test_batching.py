@@ -98,14 +98,32 @@ def test_called_alone_a_batched_action_is_one_request_in_one_pass():
         action(-2)
 
 
-def test_a_batcher_whose_worker_has_ended_starts_another():
+def test_a_batcher_whose_workers_have_ended_starts_another():
     batcher = MicroBatcher(Batched(checked, CountingModel(seconds=0).run))
     assert batcher(2) == 4
     ended = threading.Thread(target=lambda: None)
     ended.start()
     ended.join()
-    batcher._worker = ended                       # as after a minute of idling
-    assert batcher(3) == 9 and batcher._worker is not ended
+    batcher._running = [ended]                    # as after a minute of idling
+    assert batcher(3) == 9 and batcher._running and ended not in batcher._running
+
+
+def test_at_most_two_passes_run_at_once():
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def run(items):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return items
+
+    batcher = MicroBatcher(Batched(checked, run, max_batch_size=2))
+    assert crowd(batcher, list(range(20))) == list(range(20))
+    assert most[0] == 2
 
 
 # The shipped demos' batched actions: a batch gives each request what it gets alone.
@@ -183,6 +201,17 @@ def test_translation_batches_group_by_beam_width(shipped_hub):
     assert demo.translate.groups(requests) == [[0, 2], [1]]
     with pytest.raises(InputError, match="English sentence"):
         demo.translate.prepare("   ", "Greedy", 3)
+
+
+def test_without_batching_a_batched_action_serves_each_request_alone():
+    from hub.core import Hub
+    from hub.ui import build_app
+    from helpers import api_fn
+
+    hub = Hub.create(allow={"vae"}, entry_points=False)
+    hub.batching = False                                               # python app.py --no-batching
+    sample = api_fn(build_app(hub), "vae_sample")
+    assert hub.batchers == {} and sample(3, 1.0, 2).shape == sample(3, 1.0, 2).shape
 
 
 # Through Gradio: the hub wires a Batched action to a batcher; a crowd of clients shares passes.

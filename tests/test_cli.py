@@ -65,6 +65,8 @@ def test_app_rejects_bad_flags_before_starting():
     assert result.returncode != 0 and "USER:PASS" in result.stderr
     result = run("app.py", "--plugins-dir", "/no/such/folder", check=False)
     assert result.returncode != 0 and "plugins folder /no/such/folder does not exist" in result.stderr
+    result = run("app.py", "--ray", "--ray-config", "/no/such/ray.toml", "--plugins", "vae", check=False)
+    assert result.returncode != 0 and "--ray-config" in result.stderr and "ray.toml" in result.stderr
 
 
 def test_evaluate_without_its_data_says_what_is_missing_in_one_line(tmp_path):

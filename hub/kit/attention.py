@@ -159,8 +159,12 @@ class DecoderLayer(nn.Module):
 
 
 def reorder_cache(caches: list[dict], order: torch.Tensor) -> None:
-    """Beam search: keep the cached keys and values of the hypotheses in `order` (indices into the batch)."""
+    """Beam search: keep the cached keys and values of the hypotheses in `order` (indices into the batch).
+
+    A static part (cross-attention's keys and values of the encoder output) is left in place: it is the same
+    for every hypothesis of one sentence, and beam search only moves a hypothesis within its sentence's rows.
+    Copying it every step was a third of a batched beam search's time."""
     for layer in caches:
         for part in layer.values():
-            if "k" in part:
+            if "k" in part and not part.get("static"):
                 part["k"], part["v"] = part["k"][order], part["v"][order]
