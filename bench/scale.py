@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -173,7 +174,9 @@ def server_pids(process) -> list[int]:
 def crowd(url: str, kind: str, clients: int, count: int, texts: list[str], expected: dict) -> dict:
     groups = [list(range(i, clients, CLIENT_PROCESSES)) for i in range(CLIENT_PROCESSES)]
     started = time.perf_counter()
-    with ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
+    # spawned, not forked: a child forked while one of this process's threads held OpenSSL's lock hangs in its
+    # first gradio_client request
+    with ProcessPoolExecutor(CLIENT_PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = [r for part in pool.map(run_clients, [url] * len(groups), groups, [kind] * len(groups),
                                            [count] * len(groups), [texts] * len(groups), [expected] * len(groups))
                    for r in part]
@@ -279,12 +282,12 @@ def summary(results: dict, clients: int) -> dict:
                 out[f"{kind}_p50_ms_{setting}"] = get(setting, kind, "p50_ms")
                 out[f"{kind}_p95_ms_{setting}"] = get(setting, kind, "p95_ms")
     for kind in ("translation", "mix"):
-        if out.get(f"{kind}_throughput_unbatched"):
+        if out.get(f"{kind}_throughput_unbatched") and out.get(f"{kind}_throughput_batched"):
             out[f"{kind}_batched_over_unbatched"] = round(out[f"{kind}_throughput_batched"] /
                                                           out[f"{kind}_throughput_unbatched"], 2)
-    if out.get("mix_throughput_ray"):
+    if out.get("mix_throughput_ray") and out.get("mix_throughput_batched"):
         out["mix_batched_over_ray"] = round(out["mix_throughput_batched"] / out["mix_throughput_ray"], 2)
-    if out.get("mix_throughput_ray_1_replica"):
+    if out.get("mix_throughput_ray_1_replica") and out.get("mix_throughput_ray"):
         out["mix_ray_2_over_1_replica"] = round(out["mix_throughput_ray"] / out["mix_throughput_ray_1_replica"], 2)
     return out
 
@@ -302,7 +305,8 @@ def main() -> None:
     results = json.loads(Path(args.out).read_text())["settings"] if args.merge else {}
     with tempfile.TemporaryDirectory() as folder:
         for setting in args.settings:
-            results[setting] = measure(setting, args.clients, args.requests, texts, Path(folder), args.kinds)
+            results[setting] = {**results.get(setting, {}),
+                                **measure(setting, args.clients, args.requests, texts, Path(folder), args.kinds)}
             report = write_report(results, args)                   # after each setting: a long run keeps its figures
     print(json.dumps({k: v for k, v in report.items() if k != "settings"}, indent=2))
 
