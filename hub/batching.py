@@ -141,13 +141,15 @@ class MicroBatcher:
         while True:
             with self._wake:
                 if not self._wake.wait_for(lambda: self._queue, timeout=60):
-                    self._running.remove(threading.current_thread())   # idle for a minute: a request starts another
+                    if threading.current_thread() in self._running:   # idle for a minute: a request starts another
+                        self._running.remove(threading.current_thread())
                     return
             self._gather()
             with self._wake:
                 batch = self._queue[:self.action.max_batch_size]
                 del self._queue[:len(batch)]
-            self._run(batch)
+            if batch:                        # two workers woke for one crowd, and the other took all of it
+                self._run(batch)
 
     def _gather(self) -> None:
         deadline, seen = time.perf_counter() + MAX_GATHER_SECONDS, len(self._queue)
