@@ -190,6 +190,24 @@ def crowd(url: str, kind: str, clients: int, count: int, texts: list[str], expec
             "errors": sum(r["errors"] for r in results), "cross_talk": sum(r["cross_talk"] for r in results)}
 
 
+def batch_counters(url: str) -> dict:
+    """{action: (requests, forward passes)} from the System page's "Batched actions" (empty when unbatched)."""
+    from gradio_client import Client
+
+    table = Client(url, verbose=False, ssl_verify=False).predict(api_name="/batching_status")
+    return {row[0]: (row[1], row[2]) for row in table["data"]}
+
+
+def mean_batches(before: dict, after: dict) -> dict:
+    """Requests per forward pass of each action during a crowd."""
+    out = {}
+    for action, (requests, passes) in after.items():
+        requests_before, passes_before = before.get(action, (0, 0))
+        if passes > passes_before:
+            out[action] = round((requests - requests_before) / (passes - passes_before), 2)
+    return out
+
+
 def breakdown(url: str, texts: list[str], calls: int) -> dict:
     """One client, one endpoint at a time: a request's latency split into the model, checking inputs,
     rendering (the hub's counters) and the rest (Gradio's processing, the queue, HTTP, the client)."""
@@ -255,9 +273,10 @@ def measure(setting: str, clients_list: list[int], count: int, texts: list[str],
             expected = expected_answers(url, kind, max(clients_list), texts)
             for clients in clients_list:
                 pids = server_pids(process)
-                before = rss_mib(pids)
+                before, passes_before = rss_mib(pids), batch_counters(url)
                 figures = crowd(url, kind, clients, count, texts, expected)
-                figures.update(rss_before_mib=before, rss_after_mib=rss_mib(pids), server_processes=len(pids))
+                figures.update(rss_before_mib=before, rss_after_mib=rss_mib(pids), server_processes=len(pids),
+                               mean_batch=mean_batches(passes_before, batch_counters(url)))
                 result[f"{kind}_{clients}"] = figures
                 print(setting, kind, clients, figures, flush=True)
         if setting == "batched":

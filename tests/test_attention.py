@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from hub.kit.attention import (DecoderLayer, EncoderLayer, MultiHeadAttention, PositionalEncoding, causal_mask,
-                           padding_mask, reorder_cache, scaled_dot_product_attention)
+                           padding_mask, reorder_cache, keep_cache_rows, scaled_dot_product_attention)
 
 
 def test_scaled_dot_product_attention_is_softmax_of_scaled_scores_times_values():
@@ -107,3 +107,12 @@ def test_reorder_cache_keeps_the_chosen_hypotheses():
     reorder_cache(caches, torch.tensor([1, 1, 2]))
     assert caches[0]["self"]["k"].flatten().tolist() == [1, 1, 2]
     assert caches[0]["cross"]["k"] is memory                   # the same for every hypothesis of a sentence
+
+
+def test_keep_cache_rows_drops_finished_sentences_static_parts_too():
+    memory = torch.tensor([[7.0], [7.0], [9.0], [9.0]])
+    caches = [{"self": {"k": torch.arange(4.0)[:, None], "v": torch.arange(4.0)[:, None]},
+               "cross": {"static": True, "k": memory, "v": memory}}]
+    keep_cache_rows(caches, torch.tensor([False, False, True, True]))
+    assert caches[0]["self"]["k"].flatten().tolist() == [2, 3]
+    assert caches[0]["cross"]["k"].flatten().tolist() == [9, 9]

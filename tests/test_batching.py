@@ -110,22 +110,26 @@ def test_a_batcher_whose_workers_have_ended_starts_another():
     assert batcher(3) == 9 and batcher._running and ended not in batcher._running
 
 
-def test_at_most_two_passes_run_at_once():
-    running, most = [0], [0]
-    lock = threading.Lock()
+def test_an_actions_passes_run_one_at_a_time_unless_more_are_allowed():
+    def most_at_once(**options) -> int:
+        running, most = [0], [0]
+        lock = threading.Lock()
 
-    def run(items):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.05)
-        with lock:
-            running[0] -= 1
-        return items
+        def run(items):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return items
 
-    batcher = MicroBatcher(Batched(checked, run, max_batch_size=2))
-    assert crowd(batcher, list(range(20))) == list(range(20))
-    assert most[0] == 2
+        batcher = MicroBatcher(Batched(checked, run, max_batch_size=2), **options)
+        assert crowd(batcher, list(range(20))) == list(range(20))
+        return most[0]
+
+    assert most_at_once() == 1
+    assert most_at_once(workers=2) == 2
 
 
 # The shipped demos' batched actions: a batch gives each request what it gets alone.

@@ -168,3 +168,11 @@ def reorder_cache(caches: list[dict], order: torch.Tensor) -> None:
         for part in layer.values():
             if "k" in part and not part.get("static"):
                 part["k"], part["v"] = part["k"][order], part["v"][order]
+
+
+def keep_cache_rows(caches: list[dict], rows: torch.Tensor) -> None:
+    """Keep only `rows` of every cached part, static ones too: a batch drops the sentences it has finished."""
+    for layer in caches:
+        for part in layer.values():
+            if "k" in part:
+                part["k"], part["v"] = part["k"][rows], part["v"][rows]

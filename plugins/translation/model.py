@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hub.kit import DecoderLayer, EncoderLayer, PositionalEncoding, causal_mask, padding_mask, reorder_cache
+from hub.kit import DecoderLayer, EncoderLayer, PositionalEncoding, causal_mask, keep_cache_rows, padding_mask, reorder_cache
 
 
 class Transformer(nn.Module):
@@ -85,16 +85,21 @@ class Transformer(nn.Module):
     def beam_search(self, src: torch.Tensor, beam: int = 5, alpha: float = 0.6, max_len: int | None = None,
                     use_cache: bool = True) -> list[list[int]]:
         """Keep the `beam` most probable prefixes of each sentence; a finished hypothesis keeps its
-        score; at the end pick the best by log p / lp with lp = ((5 + |y|) / 6)^alpha (Wu et al. 2016)."""
-        b, vocab = src.size(0), self.embedding.num_embeddings
+        score; at the end pick the best by log p / lp with lp = ((5 + |y|) / 6)^alpha (Wu et al. 2016).
+        A sentence whose hypotheses have all finished leaves the batch, so a batch costs what its
+        sentences still need rather than its longest sentence's length times its size."""
+        vocab = self.embedding.num_embeddings
         memory, mask, _ = self.encode(src)
         memory, mask = memory.repeat_interleave(beam, 0), mask.repeat_interleave(beam, 0)
-        tokens = torch.full((b * beam, 1), self.bos_id, device=src.device)
-        scores = torch.full((b, beam), float("-inf"), device=src.device)
+        sentences = torch.arange(src.size(0), device=src.device)      # the input sentence of each row of scores
+        tokens = torch.full((src.size(0) * beam, 1), self.bos_id, device=src.device)
+        scores = torch.full((src.size(0), beam), float("-inf"), device=src.device)
         scores[:, 0] = 0                                      # all beams start equal: expand only the first
-        finished = torch.zeros(b * beam, dtype=torch.bool, device=src.device)
+        finished = torch.zeros(src.size(0) * beam, dtype=torch.bool, device=src.device)
         caches = [{} for _ in self.decoder] if use_cache else None
+        best: dict[int, list[int]] = {}
         for _ in range(self.length_limit(src, max_len)):
+            b = sentences.numel()
             log_probs = self.next_log_probs(tokens, memory, mask, caches)
             log_probs[finished] = float("-inf")
             log_probs[finished, self.pad_id] = 0              # a finished hypothesis only pads, at no cost
@@ -106,12 +111,27 @@ class Transformer(nn.Module):
             finished = finished[order] | (new_tokens == self.eos_id)
             if caches is not None:
                 reorder_cache(caches, order)
-            if finished.all():
-                break
-        lengths = ((tokens != self.pad_id) & (tokens != self.bos_id)).sum(1).view(b, beam).float()
+            done = finished.view(b, beam).all(1)
+            if done.any():
+                best.update(self.best_hypotheses(sentences[done], tokens.view(b, beam, -1)[done], scores[done], alpha))
+                if done.all():
+                    break
+                rows = (~done).repeat_interleave(beam)
+                sentences, scores, tokens, finished = sentences[~done], scores[~done], tokens[rows], finished[rows]
+                memory, mask = memory[rows], mask[rows]
+                if caches is not None:
+                    keep_cache_rows(caches, rows)
+        else:                                                 # the length limit: the rest end unfinished
+            best.update(self.best_hypotheses(sentences, tokens.view(sentences.numel(), beam, -1), scores, alpha))
+        return [best[i] for i in range(src.size(0))]
+
+    def best_hypotheses(self, sentences: torch.Tensor, tokens: torch.Tensor, scores: torch.Tensor,
+                        alpha: float) -> dict[int, list[int]]:
+        """{sentence: its best hypothesis's ids} by log p / lp, from tokens [n, beam, t] and scores [n, beam]."""
+        lengths = ((tokens != self.pad_id) & (tokens != self.bos_id)).sum(-1).float()
         best = (scores / ((5 + lengths) / 6) ** alpha).argmax(-1)
-        rows = tokens.view(b, beam, -1)[torch.arange(b), best]
-        return [self.strip(row) for row in rows.tolist()]
+        rows = tokens[torch.arange(len(sentences), device=tokens.device), best]
+        return {sentence: self.strip(row) for sentence, row in zip(sentences.tolist(), rows.tolist())}
 
     def strip(self, ids: list[int]) -> list[int]:
         out = []
