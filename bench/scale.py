@@ -19,6 +19,8 @@ hub's, and on a 2-core machine it would be taken from the server.
 
     python bench/scale.py [--requests 50] [--clients 16 32] [--settings unbatched batched ray]
     python bench/scale.py --settings ray_1_replica --kinds mix --clients 16 --merge   # scaling with replicas
+    python bench/scale.py --settings unbatched batched --kinds translation --clients 16 --rounds 3 --merge
+        # settings in turn, three times over, each crowd's figures pooled: this machine's speed drifts
 """
 from __future__ import annotations
 
@@ -187,7 +189,26 @@ def crowd(url: str, kind: str, clients: int, count: int, texts: list[str], expec
             "throughput_per_s": round(done / seconds, 2),
             "p50_ms": round(float(np.percentile(latencies, 50)), 1),
             "p95_ms": round(float(np.percentile(latencies, 95)), 1),
-            "errors": sum(r["errors"] for r in results), "cross_talk": sum(r["cross_talk"] for r in results)}
+            "errors": sum(r["errors"] for r in results), "cross_talk": sum(r["cross_talk"] for r in results),
+            "latencies_ms": latencies}
+
+
+def pooled(runs: list[dict]) -> dict:
+    """One crowd's figures over rounds: all requests over all seconds, percentiles of all latencies; each
+    round's throughput and mean batch beside them."""
+    latencies = [ms for run in runs for ms in run["latencies_ms"]]
+    seconds, errors = sum(run["seconds"] for run in runs), sum(run["errors"] for run in runs)
+    figures = {"clients": runs[0]["clients"], "requests": len(latencies), "seconds": round(seconds, 1),
+               "throughput_per_s": round((len(latencies) - errors) / seconds, 2),
+               "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+               "p95_ms": round(float(np.percentile(latencies, 95)), 1),
+               "errors": errors, "cross_talk": sum(run["cross_talk"] for run in runs),
+               "rss_before_mib": runs[0]["rss_before_mib"], "rss_after_mib": runs[-1]["rss_after_mib"],
+               "server_processes": runs[-1]["server_processes"], "mean_batch": runs[-1]["mean_batch"]}
+    if len(runs) > 1:
+        figures.update(rounds=len(runs), throughput_per_round=[run["throughput_per_s"] for run in runs],
+                       mean_batch_per_round=[run["mean_batch"] for run in runs])
+    return figures
 
 
 def batch_counters(url: str) -> dict:
@@ -195,16 +216,17 @@ def batch_counters(url: str) -> dict:
     from gradio_client import Client
 
     table = Client(url, verbose=False, ssl_verify=False).predict(api_name="/batching_status")
-    return {row[0]: (row[1], row[2]) for row in table["data"]}
+    return {row[0]: (row[1], row[2], row[4]) for row in table["data"]}
 
 
 def mean_batches(before: dict, after: dict) -> dict:
-    """Requests per forward pass of each action during a crowd."""
+    """Each action's requests per forward pass during a crowd, and its milliseconds per pass."""
     out = {}
-    for action, (requests, passes) in after.items():
-        requests_before, passes_before = before.get(action, (0, 0))
+    for action, (requests, passes, model_s) in after.items():
+        requests_before, passes_before, model_s_before = before.get(action, (0, 0, 0.0))
         if passes > passes_before:
-            out[action] = round((requests - requests_before) / (passes - passes_before), 2)
+            out[action] = {"requests_per_pass": round((requests - requests_before) / (passes - passes_before), 2),
+                           "ms_per_pass": round(1000 * (model_s - model_s_before) / (passes - passes_before), 1)}
     return out
 
 
@@ -258,7 +280,8 @@ def gradio_floor(folder: Path, calls: int = 30) -> dict:
         process.wait(timeout=60)
 
 
-def measure(setting: str, clients_list: list[int], count: int, texts: list[str], folder: Path, kinds: list[str]) -> dict:
+def measure(setting: str, clients_list: list[int], count: int, texts: list[str], folder: Path, kinds: list[str],
+            with_breakdown: bool = True) -> dict:
     port = free_port()
     flags = SETTINGS[setting]
     if setting in REPLICAS:
@@ -278,8 +301,8 @@ def measure(setting: str, clients_list: list[int], count: int, texts: list[str],
                 figures.update(rss_before_mib=before, rss_after_mib=rss_mib(pids), server_processes=len(pids),
                                mean_batch=mean_batches(passes_before, batch_counters(url)))
                 result[f"{kind}_{clients}"] = figures
-                print(setting, kind, clients, figures, flush=True)
-        if setting == "batched":
+                print(setting, kind, clients, {k: v for k, v in figures.items() if k != "latencies_ms"}, flush=True)
+        if setting == "batched" and with_breakdown:
             result["breakdown_one_client"] = breakdown(url, texts, calls=30)
             result["breakdown_one_client"]["bare_gradio_image_event"] = gradio_floor(folder)
         return result
@@ -319,14 +342,23 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["translation", "mix"], choices=["translation", "mix"])
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
     parser.add_argument("--merge", action="store_true", help="add these settings to the report in --out")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure the settings in turn this many times and pool each crowd's figures")
     args = parser.parse_args()
     texts = sentences(max(args.clients))
     results = json.loads(Path(args.out).read_text())["settings"] if args.merge else {}
+    runs: dict[str, dict[str, list]] = {setting: {} for setting in args.settings}
     with tempfile.TemporaryDirectory() as folder:
-        for setting in args.settings:
-            results[setting] = {**results.get(setting, {}),
-                                **measure(setting, args.clients, args.requests, texts, Path(folder), args.kinds)}
-            report = write_report(results, args)                   # after each setting: a long run keeps its figures
+        for round_ in range(args.rounds):          # settings take turns, so that the machine's drift hits each alike
+            for setting in args.settings:
+                measured = measure(setting, args.clients, args.requests, texts, Path(folder), args.kinds,
+                                   with_breakdown=round_ == 0)
+                for key, value in measured.items():
+                    runs[setting].setdefault(key, []).append(value)
+                results[setting] = {**results.get(setting, {}),
+                                    **{key: pooled(values) if isinstance(values[0], dict) and "latencies_ms" in values[0]
+                                       else values[0] for key, values in runs[setting].items()}}
+                report = write_report(results, args)               # after each setting: a long run keeps its figures
     print(json.dumps({k: v for k, v in report.items() if k != "settings"}, indent=2))
 
 

@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 DEFAULT_MAX_BATCH_SIZE = 16
 PASSES_AT_ONCE = 1              # an action's passes that may run together: a pass already uses every core it can
-GATHER_SECONDS = 0.005          # a pass waits while requests keep coming, this long a look,
-MAX_GATHER_SECONDS = 0.05       # at most this long in all
+GATHER_SECONDS = (0.005, 0.05)      # a look for more requests: a tenth of the action's last pass, within these
+MAX_GATHER_SECONDS = (0.05, 0.25)   # all the looks before a pass: half the last pass, within these
 
 
 def _unchanged(result):
@@ -66,6 +66,14 @@ class Batched:
         return results
 
 
+def gathering(last_pass_s: float) -> tuple[float, float]:
+    """(one look, all the looks) in seconds, before a pass of an action whose last pass took `last_pass_s`:
+    waiting costs little beside a long pass, and a long pass is where a fuller batch pays."""
+    def within(seconds, bounds):
+        return min(max(seconds, bounds[0]), bounds[1])
+    return within(0.1 * last_pass_s, GATHER_SECONDS), within(0.5 * last_pass_s, MAX_GATHER_SECONDS)
+
+
 @dataclass
 class _Request:
     item: Any
@@ -92,14 +100,15 @@ class BatchStats:
 
 class MicroBatcher:
     """Serves one `Batched` action: callers queue checked items, worker threads run them in passes (at most
-    `workers` passes at once). One at a time is the default: two passes at once on 2 cores halved each batch
-    and fought over the cores (translation under 16 clients: 9-11 requests a second with two, 13-14 with one).
+    `workers` passes at once). One at a time is the default: two passes at once on 2 cores split each crowd
+    and fought over the cores (translation under 16 clients: 8.2 requests a second with two, 12.3-13.1 with
+    one, `bench/scale.py`).
 
-    When the worker is free it waits while requests keep arriving (a look every GATHER_SECONDS, at most
-    MAX_GATHER_SECONDS) and takes up to `max_batch_size`: a lone request waits one look; a crowd whose answers
-    went out together, and whose next requests come back spread over tens of milliseconds, is served in one
-    pass rather than in a small one and a large one (a pass of one sentence costs a beam search nearly as much
-    as a pass of sixteen).
+    When the worker is free it waits while requests keep arriving, a look of a tenth of the action's last pass
+    at a time, at most half of it in all (within GATHER_SECONDS and MAX_GATHER_SECONDS), then takes up to
+    `max_batch_size`: a lone request waits one look; a crowd whose answers went out together, and whose next
+    requests come back spread over tens of milliseconds, is served in one pass rather than in two half-size ones
+    (translation: 8 requests a pass with 5 to 50 ms of waiting, 12 with this rule, 14.6 requests a second).
     `run_pass(items)` is the model step, wrapped by the caller (the hub adds its error handling)."""
 
     def __init__(self, action: Batched, run_pass: Callable[[list], list] | None = None, workers: int = PASSES_AT_ONCE):
@@ -109,6 +118,7 @@ class MicroBatcher:
         self._queue: list[_Request] = []
         self._wake = threading.Condition()
         self._running: list[threading.Thread] = []
+        self._last_pass_s = 0.0
 
     def __call__(self, *inputs):
         started = time.perf_counter()
@@ -153,9 +163,10 @@ class MicroBatcher:
                 self._run(batch)
 
     def _gather(self) -> None:
-        deadline, seen = time.perf_counter() + MAX_GATHER_SECONDS, len(self._queue)
+        look, most = gathering(self._last_pass_s)
+        deadline, seen = time.perf_counter() + most, len(self._queue)
         while time.perf_counter() < deadline:
-            time.sleep(GATHER_SECONDS)
+            time.sleep(look)
             waiting = len(self._queue)
             if waiting == seen or waiting >= self.action.max_batch_size:
                 return
@@ -171,6 +182,7 @@ class MicroBatcher:
         else:
             for request, result in zip(batch, results):
                 request.result = result
+        self._last_pass_s = time.perf_counter() - started
         with self._wake:
             self.stats.requests += len(batch)
             self.stats.passes += 1

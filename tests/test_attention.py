@@ -116,3 +116,13 @@ def test_keep_cache_rows_drops_finished_sentences_static_parts_too():
     keep_cache_rows(caches, torch.tensor([False, False, True, True]))
     assert caches[0]["self"]["k"].flatten().tolist() == [2, 3]
     assert caches[0]["cross"]["k"].flatten().tolist() == [9, 9]
+
+
+def test_attention_without_weights_is_the_same_output_by_the_fused_kernel():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 4, 3, 8), torch.randn(2, 4, 5, 8), torch.randn(2, 4, 5, 8)
+    mask = torch.tensor([True, True, True, False, False])[None, None, None].expand(2, 1, 1, 5)
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    fused, none = scaled_dot_product_attention(q, k, v, mask, need_weights=False)
+    assert none is None and torch.allclose(out, fused, atol=1e-6)
+    assert not torch.allclose(fused, scaled_dot_product_attention(q, k, v, need_weights=False)[0])   # the mask counts

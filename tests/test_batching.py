@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hub import Batched, InputError
-from hub.batching import MicroBatcher
+from hub.batching import MicroBatcher, gathering
 
 
 class CountingModel:
@@ -130,6 +130,13 @@ def test_an_actions_passes_run_one_at_a_time_unless_more_are_allowed():
 
     assert most_at_once() == 1
     assert most_at_once(workers=2) == 2
+
+
+def test_a_batcher_waits_for_a_crowd_in_proportion_to_its_last_pass():
+    assert gathering(0.0) == (0.005, 0.05)                   # a quick model: a lone request waits 5 ms
+    look, most = gathering(0.4)                              # a beam search: a fuller batch is worth 40 ms looks
+    assert look == pytest.approx(0.04) and most == pytest.approx(0.2)
+    assert gathering(30.0) == (0.05, 0.25)                   # never more than a quarter of a second
 
 
 # The shipped demos' batched actions: a batch gives each request what it gets alone.

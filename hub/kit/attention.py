@@ -9,13 +9,19 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                                 mask: torch.Tensor | None = None,
+                                 need_weights: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V  (eq. 1); returns (output, weights).
-    Masked keys get weight 0; a query whose every key is masked attends to nothing (output 0)."""
+    Masked keys get weight 0; a query whose every key is masked attends to nothing (output 0).
+    Without `need_weights` (decoding, where nobody draws them) torch's fused kernel computes the same
+    output and the weights are None; every query must then have a key it may see."""
+    if not need_weights:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     if mask is None:
         weights = scores.softmax(-1)
@@ -50,11 +56,11 @@ class MultiHeadAttention(nn.Module):
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:             # [b, n, d_model] -> [b, h, n, d_k]
         return x.view(x.size(0), x.size(1), self.heads, self.d_k).transpose(1, 2)
 
-    def forward(self, query, key, value, mask=None, cache: dict | None = None):
+    def forward(self, query, key, value, mask=None, cache: dict | None = None, need_weights: bool = True):
         """`cache` (decoding one step at a time): a dict that keeps the keys and values already
         computed, so that each step projects only the new position; with `cache["static"]` the
         keys and values (cross-attention on the encoder output) are computed once.
-        Returns (output [b, n, d_model], weights [b, h, n, keys])."""
+        Returns (output [b, n, d_model], weights [b, h, n, keys], or None without `need_weights`)."""
         q = self.split_heads(self.w_q(query))
         if cache is not None and cache.get("static") and "k" in cache:
             k, v = cache["k"], cache["v"]
@@ -64,7 +70,7 @@ class MultiHeadAttention(nn.Module):
                 if "k" in cache:
                     k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
                 cache["k"], cache["v"] = k, v
-        out, weights = scaled_dot_product_attention(q, k, v, mask)
+        out, weights = scaled_dot_product_attention(q, k, v, mask, need_weights)
         out = out.transpose(1, 2).reshape(query.size(0), query.size(1), -1)
         return self.w_o(self.dropout(out)), weights
 
@@ -145,15 +151,17 @@ class DecoderLayer(nn.Module):
         self.self_block, self.cross_block, self.feed_forward_block = (
             Residual(d_model, dropout, norm_first) for _ in range(3))
 
-    def forward(self, y, memory, self_mask=None, memory_mask=None, cache: dict | None = None):
+    def forward(self, y, memory, self_mask=None, memory_mask=None, cache: dict | None = None,
+                need_weights: bool = True):
         """Returns (y, self-attention weights, cross-attention weights); `cache` holds this layer's
         {"self": {...}, "cross": {"static": True, ...}} state while decoding step by step."""
         self_cache = cross_cache = None
         if cache is not None:
             self_cache, cross_cache = cache.setdefault("self", {}), cache.setdefault("cross", {"static": True})
-        y, self_weights = self.self_block(y, lambda h: self.self_attention(h, h, h, self_mask, self_cache))
+        y, self_weights = self.self_block(
+            y, lambda h: self.self_attention(h, h, h, self_mask, self_cache, need_weights))
         y, cross_weights = self.cross_block(
-            y, lambda h: self.cross_attention(h, memory, memory, memory_mask, cross_cache))
+            y, lambda h: self.cross_attention(h, memory, memory, memory_mask, cross_cache, need_weights))
         y, _ = self.feed_forward_block(y, lambda h: (self.feed_forward(h), None))
         return y, self_weights, cross_weights
 

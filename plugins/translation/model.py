@@ -35,15 +35,17 @@ class Transformer(nn.Module):
             attentions.append(weights)
         return self.encoder_norm(x), mask, attentions
 
-    def decode(self, tgt: torch.Tensor, memory, memory_mask, caches: list[dict] | None = None, start: int = 0):
+    def decode(self, tgt: torch.Tensor, memory, memory_mask, caches: list[dict] | None = None, start: int = 0,
+               need_weights: bool = True):
         """Logits for every position of `tgt` (teacher forcing), or, with `caches`, for the new
         positions only, reusing the keys and values of positions before `start`.
-        Returns (logits [b, t, vocab], self-attention weights per layer, cross-attention weights per layer)."""
+        Returns (logits [b, t, vocab], self-attention weights per layer, cross-attention weights per layer;
+        Nones without `need_weights`)."""
         self_mask = None if caches is not None else causal_mask(tgt.size(1), tgt.device) & padding_mask(tgt, self.pad_id)
         y, self_attentions, cross_attentions = self.positional(self.embedding(tgt), start), [], []
         for i, layer in enumerate(self.decoder):
             y, self_weights, cross_weights = layer(y, memory, self_mask, memory_mask,
-                                                   caches[i] if caches is not None else None)
+                                                   caches[i] if caches is not None else None, need_weights)
             self_attentions.append(self_weights)
             cross_attentions.append(cross_weights)
         return self.decoder_norm(y) @ self.embedding.weight.T, self_attentions, cross_attentions
@@ -56,9 +58,10 @@ class Transformer(nn.Module):
         """log p(y_t | y_<t, x) [b, vocab] for the last position of `tokens` [b, t]: with the
         key/value cache only that position goes through the decoder, without it the whole prefix."""
         if caches is not None:
-            logits = self.decode(tokens[:, -1:], memory, memory_mask, caches, start=tokens.size(1) - 1)[0]
+            logits = self.decode(tokens[:, -1:], memory, memory_mask, caches, start=tokens.size(1) - 1,
+                                 need_weights=False)[0]
         else:
-            logits = self.decode(tokens, memory, memory_mask)[0]
+            logits = self.decode(tokens, memory, memory_mask, need_weights=False)[0]
         return F.log_softmax(logits[:, -1].float(), -1)
 
     def length_limit(self, src: torch.Tensor, max_len: int | None) -> int:
