@@ -159,7 +159,7 @@ class MicroBatcher:
             with self._wake:
                 batch = self._queue[:self.action.max_batch_size]
                 del self._queue[:len(batch)]
-            if batch:                        # two workers woke for one crowd, and the other took all of it
+            if batch:                        # with two workers, one may wake to a crowd the other took
                 self._run(batch)
 
     def _gather(self) -> None:

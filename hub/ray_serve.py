@@ -31,7 +31,7 @@ from pathlib import Path
 import gradio as gr
 from ray import serve
 
-from .batching import Batched
+from .batching import Batched, gathering
 from .uploads import is_uploaded
 
 log = logging.getLogger("hub.ray")
@@ -126,6 +126,7 @@ class DemoReplica:
         self.uploads = Path(get_upload_folder()) / "ray"
         self.batched.set_max_batch_size(max_batch_size)
         self.batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self.shortest_batch_wait_s = batch_wait_timeout_s
 
     def _local(self, inputs: tuple) -> tuple:
         """The inputs with each shipped file written to this replica's upload cache."""
@@ -161,7 +162,12 @@ class DemoReplica:
 
     @serve.batch
     async def batched(self, requests: list[tuple[str, tuple]]) -> list[tuple]:
-        return await asyncio.to_thread(self._batch, requests)
+        started = time.perf_counter()
+        results = await asyncio.to_thread(self._batch, requests)
+        # as the one-process batcher does: wait for a crowd in proportion to the last pass (`batching.gathering`)
+        self.batched.set_batch_wait_timeout_s(
+            max(self.shortest_batch_wait_s, gathering(time.perf_counter() - started)[0]))
+        return results
 
     def _batch(self, requests: list[tuple[str, tuple]]) -> list[bytes]:
         """Each request checked apart, one pass per action (and key) for the good ones, each rendered apart."""
