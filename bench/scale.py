@@ -212,7 +212,8 @@ def pooled(runs: list[dict]) -> dict:
 
 
 def batch_counters(url: str) -> dict:
-    """{action: (requests, forward passes)} from the System page's "Batched actions" (empty when unbatched)."""
+    """{action: (requests, forward passes, seconds in the model)} from the System page's "Batched actions"
+    (empty when unbatched)."""
     from gradio_client import Client
 
     table = Client(url, verbose=False, ssl_verify=False).predict(api_name="/batching_status")
