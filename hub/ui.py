@@ -15,6 +15,7 @@ from .core import SYSTEM_COLUMNS, Hub, ModelLoadError, models_called
 from .errors import InputError
 from .placement import is_out_of_memory
 from .specs import DemoSpec
+from .uploads import make_cached_images_atomic
 
 log = logging.getLogger("hub.ui")
 
@@ -261,6 +262,7 @@ def navbar() -> None:
 def build_app(hub: Hub, cache_ttl: int | None = None) -> gr.Blocks:
     """The whole app. With `cache_ttl` (seconds), uploads and generated files older than that are
     deleted, checked as often; without, they stay until the hub stops."""
+    make_cached_images_atomic()
     shown = sorted((demo for demo in hub.demos.values() if demo.trained),   # the System page lists the others
                    key=lambda demo: demo.tab_order)
     built = {demo.id: build_demo_blocks(hub, demo) for demo in shown}
