@@ -53,12 +53,16 @@ def test_the_condition_and_the_codes_reach_the_generator():
     assert category.tolist() == [0, 3, 6, 9] and torch.allclose(codes, torch.tensor([[0.5, -0.5]] * 4))
 
 
-def test_width_is_kept_in_the_config_and_rebuilt_on_load(tmp_path):
+def test_width_and_depth_are_kept_in_the_config_and_rebuilt_on_load(tmp_path):
     from plugins.gan import load_gan
     torch.manual_seed(0)
-    narrow = paper("dcgan")(z_dim=8, width=8)
+    narrow = paper("dcgan")(z_dim=8, width=8, refine=1)
     assert narrow.generator.up[0].in_channels == 16
-    weights.save(tmp_path, narrow, {"model": {"z_dim": 8, "width": 8}})
+    same_size = [m for m in narrow.generator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.stride) for m in same_size] == [(16, (1, 1)), (8, (1, 1))]   # at 7x7, at 14x14
+    assert weights.parameter_count(paper("dcgan")(z_dim=8, width=8).generator) < \
+        weights.parameter_count(narrow.generator)
+    weights.save(tmp_path, narrow, {"model": {"z_dim": 8, "width": 8, "refine": 1}})
     loaded = load_gan("dcgan", tmp_path)
     assert weights.parameter_count(loaded) == weights.parameter_count(narrow)
     assert torch.equal(loaded.sample(3, torch.Generator().manual_seed(0)),
@@ -97,6 +101,11 @@ def test_shipped_generators_match_their_card_and_beat_noise(kind):
     assert f"python -m hub train {kind}" in card and f"{config['metrics']['fld']:.2f}" in card
     assert config["metrics"]["samples"] == 10000
     assert config["metrics"]["smallest_class_share"] > 0.03          # no digit missing: no mode collapse
+
+
+def test_the_convolutional_gan_beats_the_mlp_gan():
+    """Issue 23: a DCGAN worse than the MLP GAN on images was a bug (its G lacked depth)."""
+    assert shipped("dcgan")["metrics"]["fld"] < shipped("gan")["metrics"]["fld"]
 
 
 @pytest.mark.slow                # recomputes figures in a subprocess

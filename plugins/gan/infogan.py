@@ -45,10 +45,10 @@ def information_loss(q: torch.Tensor, category: torch.Tensor, codes: torch.Tenso
 class InfoGAN(adversarial.AdversarialNet):
     CONTROLS = ("category", "codes")
 
-    def __init__(self, z_dim: int = 16, width: int = 64, continuous: int = 2):
+    def __init__(self, z_dim: int = 16, width: int = 64, continuous: int = 2, refine: int = 0):
         super().__init__()
         self.z_dim, self.continuous = z_dim, continuous
-        self.generator = dcgan.Generator(z_dim + DIGITS + continuous, width)
+        self.generator = dcgan.Generator(z_dim + DIGITS + continuous, width, refine)
         self.discriminator = Discriminator(width, DIGITS + continuous)
 
     def latent(self, n, generator=None, category: torch.Tensor | None = None,
