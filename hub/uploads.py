@@ -26,9 +26,13 @@ def save_image_to_cache_atomically(img, cache_dir: str, name: str = "image", for
     folder.mkdir(exist_ok=True, parents=True)
     target = (folder / f"{name}.{format}").resolve()
     handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    os.replace(partial, target)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return str(target)
 
 

@@ -36,7 +36,6 @@ def test_a_cached_image_is_never_read_half_written(tmp_path):
     assert [path.name for path in tmp_path.rglob("*") if path.is_file()] == ["image.png"]   # no partial left
 
 
-
 def test_gradio_image_outputs_go_through_the_atomic_write(monkeypatch):
     import gradio as gr
     from gradio import processing_utils
