@@ -38,8 +38,8 @@ ten separate digits out of it. One 3 x 3 convolution at 7 x 7 and one at 14 x 14
 game balanced (D loss near 1.37 throughout), for 46,272 more parameters in G and an epoch of 1.75 minutes
 on one thread instead of 0.65 (26 epochs in 45 minutes instead of 47 in 30); its FLD was still falling
 when the time ran out. Two convolutions at each size (`refine` 2) failed at once: its FLD stayed near
-2,195 for five epochs, and that run was stopped. Recalibrating the batch-norm statistics of the averaged G
-on its own samples, the other suspect, changed the FLD of 2,000 samples from 114.5 to 115.5: not it.""",
+2,195 for five epochs, and that run was stopped. The other suspect, the averaged G's batch-norm
+statistics, was not it: recalibrated on its own samples, they left the FLD where it was.""",
 }
 COMMON = dict(z_dim=64, batch_size=64, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.999,
               selection_samples=2000, samples=10_000, threads=1, seed=0)
