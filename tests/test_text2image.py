@@ -98,14 +98,25 @@ def test_default_sampling_travels_with_the_weights(tmp_path):
     assert loaded.default_sampling() == {"temperature": 0.8, "top_k": 32}
 
 
+def test_the_sampling_chosen_is_the_warmest_within_noise_of_the_best_digit_match():
+    from plugins.text2image.train import chosen
+
+    def candidate(temperature, digit_match):
+        return dict(temperature=temperature, digit_match=digit_match, samples=4000)
+    warm, mild, cold = candidate(1.0, 0.92), candidate(0.8, 0.949), candidate(0.6, 0.955)
+    assert chosen([warm, mild, cold]) is mild           # 0.006 apart: within 2 standard errors (0.0066)
+    assert chosen([warm, candidate(0.8, 0.94), cold]) is cold
+    assert chosen([candidate(1.0, 0.9), candidate(0.8, 0.9)])["temperature"] == 1.0
+
+
 def test_a_smoke_run_trains_both_stages_and_writes_weights_config_and_card(tmp_path):
-    from plugins.text2image.train import train
+    from plugins.text2image.train import SAMPLING_CANDIDATES, train
 
     metrics = train(tmp_path, epochs=1, limit=64)
     config = weights.read_config(tmp_path)
     assert metrics["tokenizer"]["images"] == 64 and metrics["captions"] == 64
     assert config["training"]["tokenizer"]["last_epoch"] == config["training"]["prior"]["last_epoch"] == 1
-    assert len(config["sampling"]["held_apart"]) == 3 and "temperature" in config["sampling"]
+    assert len(config["sampling"]["held_apart"]) == len(SAMPLING_CANDIDATES) and "temperature" in config["sampling"]
     card = (tmp_path / "README.md").read_text()
     assert "python -m hub train text2image" in card and weights.sha256_of(tmp_path / "model.safetensors") in card
     loaded, _ = weights.load_model(SmallDallE, tmp_path)
