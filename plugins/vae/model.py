@@ -46,9 +46,9 @@ class VAE(nn.Module):
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
         return self.log_px_given_z(x, self.decode(z)) - beta * kl
 
-    @torch.no_grad()
-    def log_weights(self, x: torch.Tensor, k: int, chunk: int = 500) -> torch.Tensor:
-        """log p(x, z_i) - log q(z_i|x) for z_i ~ q(z|x), i = 1..k: shape [k, batch]."""
+    def log_weights(self, x: torch.Tensor, k: int, chunk: int = 500, beta: float = 1.0) -> torch.Tensor:
+        """log p(x, z_i) - log q(z_i|x) for z_i ~ q(z|x), i = 1..k: shape [k, batch]. `beta` < 1 weighs
+        log p(z) - log q(z|x) less (the KL warm-up, carried over to the importance-weighted bound)."""
         x = x.flatten(1)
         mu, logvar = self.encode(x)
         std = (0.5 * logvar).exp()
@@ -59,12 +59,13 @@ class VAE(nn.Module):
             z = mu + eps * std
             log_q = normal_log_density(eps).sum(-1) - (0.5 * logvar).sum(-1)
             log_prior = normal_log_density(z).sum(-1)
-            log_weights.append(self.log_px_given_z(x, self.decode(z)) + log_prior - log_q)
+            log_weights.append(self.log_px_given_z(x, self.decode(z)) + beta * (log_prior - log_q))
         return torch.cat(log_weights, dim=0)
 
-    def iw_log_likelihood(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        """Importance-weighted lower bound on log p(x) per example, in nats (see `importance_weighted`)."""
-        return importance_weighted(self.log_weights(x, k))
+    def iw_log_likelihood(self, x: torch.Tensor, k: int, beta: float = 1.0) -> torch.Tensor:
+        """Importance-weighted lower bound on log p(x) per example, in nats (see `importance_weighted`);
+        differentiable: the IWAE (Burda et al. 2016) trains on it with k > 1."""
+        return importance_weighted(self.log_weights(x, k, beta=beta))
 
 
 def importance_weighted(log_weights: torch.Tensor) -> torch.Tensor:
