@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 
+from hub.batching import pass_lanes
 from hub.cli import add_plugin_flags, hub_from_args
 from hub.placement import parse_pins, parse_size
 
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pin a demo (vae=cuda:1) or every demo (cpu) to a device; repeatable")
     parser.add_argument("--no-batching", action="store_true",
                         help="serve each request in its own forward pass (to measure what batching buys)")
+    parser.add_argument("--passes-at-once", type=int, default=0, metavar="N",
+                        help="forward passes run at once over all demos (0: one per action, no limit over them)")
     parser.add_argument("--ray", action="store_true",
                         help="run every demo on Ray Serve (a local Ray instance unless --ray-address is given)")
     parser.add_argument("--ray-address", metavar="ADDRESS",
@@ -86,6 +89,7 @@ def main(argv=None) -> None:
 
     hub = hub_from_args(args, pins=pins)
     hub.batching = not args.no_batching
+    hub.pass_lanes = pass_lanes(args.passes_at_once)
     if args.ray or args.ray_address:
         serve_on_ray(hub, args)
     app = build_app(hub, cache_ttl=args.cache_ttl)

@@ -21,6 +21,8 @@ hub's, and on a 2-core machine it would be taken from the server.
     python bench/scale.py --settings ray_1_replica --kinds mix --clients 16 --merge   # scaling with replicas
     python bench/scale.py --settings unbatched batched --kinds translation --clients 16 --rounds 3 --merge
         # settings in turn, three times over, each crowd's figures pooled: this machine's speed drifts
+    python bench/scale.py --settings batched batched_one_pass --kinds mix --clients 16 --rounds 2 \
+        --out bench/results/load_pass_lanes.json      # one forward pass at a time over all demos (--passes-at-once 1)
 """
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ with gr.Blocks() as app:
     gr.Button().click(lambda s: np.random.default_rng(int(s)).random((98, 98)), seed, image, api_name="sample")
 app.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
 """
-SETTINGS = {"unbatched": ["--no-batching"], "batched": [], "ray": ["--ray"], "ray_1_replica": ["--ray"]}
+SETTINGS = {"unbatched": ["--no-batching"], "batched": [], "batched_one_pass": ["--passes-at-once", "1"],
+            "ray": ["--ray"], "ray_1_replica": ["--ray"]}
 REPLICAS = {"ray": 2, "ray_1_replica": 1}
 
 

@@ -111,8 +111,9 @@ class MicroBatcher:
     (translation: 8 requests a pass with 5 to 50 ms of waiting, 12 with this rule, 14.6 requests a second).
     `run_pass(items)` is the model step, wrapped by the caller (the hub adds its error handling)."""
 
-    def __init__(self, action: Batched, run_pass: Callable[[list], list] | None = None, workers: int = PASSES_AT_ONCE):
-        self.action, self.workers = action, workers
+    def __init__(self, action: Batched, run_pass: Callable[[list], list] | None = None, workers: int = PASSES_AT_ONCE,
+                 lanes: threading.Semaphore | None = None):
+        self.action, self.workers, self.lanes = action, workers, lanes
         self.run_pass = run_pass or action.run_grouped
         self.stats = BatchStats()
         self._queue: list[_Request] = []
@@ -173,6 +174,13 @@ class MicroBatcher:
             seen = waiting
 
     def _run(self, batch: list[_Request]) -> None:
+        if self.lanes is None:
+            self._run_now(batch)
+            return
+        with self.lanes:                     # the process's passes at once, over every action (`pass_lanes`)
+            self._run_now(batch)
+
+    def _run_now(self, batch: list[_Request]) -> None:
         started = time.perf_counter()
         try:
             results = self.run_pass([request.item for request in batch])
@@ -189,3 +197,9 @@ class MicroBatcher:
             self.stats.run_s += time.perf_counter() - started
         for request in batch:
             request.done.set()
+
+
+def pass_lanes(count: int) -> threading.Semaphore | None:
+    """A limit on the forward passes that run at once in this process, over every batched action (None: each
+    action's own limit only). Each pass uses every torch thread; several at once on few cores take turns."""
+    return threading.BoundedSemaphore(count) if count > 0 else None

@@ -85,6 +85,7 @@ class Hub:
         self.sources: dict = {}         # how `create` found the plugins: another process builds the same hub from it
         self.batching = True            # batched actions share forward passes (False: one request a pass)
         self.batchers: dict = {}        # "<demo>_<action>" -> its MicroBatcher
+        self.pass_lanes = None          # a semaphore over every batcher's passes (`batching.pass_lanes`), or None
         self.remote = None              # hub.ray_serve.RemoteDemos when the actions run on Ray Serve
 
     @classmethod

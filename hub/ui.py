@@ -75,7 +75,7 @@ class DemoContext:
             handler = self.hub.remote.caller(self.demo.id, action, fn)
             queue_id, limit = f"ray-{api_name}", self.hub.remote.concurrency(self.demo.id, heavy)
         elif isinstance(fn, Batched) and self.hub.batching:
-            batcher = self.hub.batchers[api_name] = MicroBatcher(fn, self.guard(fn.run_grouped))
+            batcher = self.hub.batchers[api_name] = MicroBatcher(fn, self.guard(fn.run_grouped), lanes=self.hub.pass_lanes)
             handler = self.guard(batcher)
             queue_id, limit = f"batch-{api_name}", fn.max_batch_size     # a crowd waits in the batcher
         else:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hub import Batched, InputError
-from hub.batching import MicroBatcher, gathering
+from hub.batching import MicroBatcher, gathering, pass_lanes
 
 
 class CountingModel:
@@ -130,6 +130,31 @@ def test_an_actions_passes_run_one_at_a_time_unless_more_are_allowed():
 
     assert most_at_once() == 1
     assert most_at_once(workers=2) == 2
+
+
+def test_pass_lanes_limit_the_passes_at_once_over_every_action():
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def run(items):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.03)
+        with lock:
+            running[0] -= 1
+        return items
+
+    def both_actions_at_once(lanes) -> int:
+        most[0] = 0
+        first, second = (MicroBatcher(Batched(checked, run, max_batch_size=2), lanes=lanes) for _ in range(2))
+        answers = crowd(lambda value: (first if value % 2 else second)(value), list(range(24)))
+        assert answers == list(range(24))
+        return most[0]
+
+    assert pass_lanes(0) is None
+    assert both_actions_at_once(None) == 2          # each action's own pass, side by side
+    assert both_actions_at_once(pass_lanes(1)) == 1
 
 
 def test_a_batcher_waits_for_a_crowd_in_proportion_to_its_last_pass():
