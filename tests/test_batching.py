@@ -110,47 +110,41 @@ def test_a_batcher_whose_workers_have_ended_starts_another():
     assert batcher(3) == 9 and batcher._running and ended not in batcher._running
 
 
+class OverlapCounter:
+    """A pass that takes `seconds` and counts the most passes that ran at once (over every caller)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.running, self.most = seconds, 0, 0
+        self.lock = threading.Lock()
+
+    def run(self, items):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.running -= 1
+        return items
+
+
 def test_an_actions_passes_run_one_at_a_time_unless_more_are_allowed():
     def most_at_once(**options) -> int:
-        running, most = [0], [0]
-        lock = threading.Lock()
-
-        def run(items):
-            with lock:
-                running[0] += 1
-                most[0] = max(most[0], running[0])
-            time.sleep(0.05)
-            with lock:
-                running[0] -= 1
-            return items
-
-        batcher = MicroBatcher(Batched(checked, run, max_batch_size=2), **options)
+        passes = OverlapCounter(0.05)
+        batcher = MicroBatcher(Batched(checked, passes.run, max_batch_size=2), **options)
         assert crowd(batcher, list(range(20))) == list(range(20))
-        return most[0]
+        return passes.most
 
     assert most_at_once() == 1
     assert most_at_once(workers=2) == 2
 
 
 def test_pass_lanes_limit_the_passes_at_once_over_every_action():
-    running, most = [0], [0]
-    lock = threading.Lock()
-
-    def run(items):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.03)
-        with lock:
-            running[0] -= 1
-        return items
-
     def both_actions_at_once(lanes) -> int:
-        most[0] = 0
-        first, second = (MicroBatcher(Batched(checked, run, max_batch_size=2), lanes=lanes) for _ in range(2))
+        passes = OverlapCounter(0.03)
+        first, second = (MicroBatcher(Batched(checked, passes.run, max_batch_size=2), lanes=lanes) for _ in range(2))
         answers = crowd(lambda value: (first if value % 2 else second)(value), list(range(24)))
         assert answers == list(range(24))
-        return most[0]
+        return passes.most
 
     assert pass_lanes(0) is None
     assert both_actions_at_once(None) == 2          # each action's own pass, side by side
