@@ -217,9 +217,9 @@ def rechosen(sampling: dict) -> str:
     if "before" not in sampling:
         return ""
     b = sampling["before"]
-    return (f" Chosen again on these trained weights by `python -m plugins.text2image.train --choose-sampling`"
-            f" among more candidates; before, the default was temperature {b['temperature']}, top-k {b['top_k'] or 'off'}, "
-            f"chosen by digit match alone among the first three, and its test digit match was {100 * b['digit_match_test']:.2f}%.")
+    return (f" Chosen again on these trained weights by `python -m plugins.text2image.train --choose-sampling`; before,"
+            f" the default was temperature {b['temperature']}, top-k {b['top_k'] or 'off'}, and its test digit match was "
+            f"{100 * b['digit_match_test']:.2f}%.")
 
 
 def model_card(config: dict) -> str:
