@@ -109,6 +109,15 @@ def test_the_sampling_chosen_is_the_warmest_within_noise_of_the_best_digit_match
     assert chosen([candidate(1.0, 0.9), candidate(0.8, 0.9)])["temperature"] == 1.0
 
 
+def test_a_card_says_when_the_sampling_was_chosen_again_and_what_it_was_before():
+    from plugins.text2image.train import rechosen
+
+    assert rechosen({"temperature": 0.8, "top_k": 32}) == ""
+    said = rechosen({"temperature": 0.6, "top_k": 32,
+                     "before": {"temperature": 0.8, "top_k": 32, "digit_match_test": 0.9403}})
+    assert "--choose-sampling" in said and "temperature 0.8, top-k 32" in said and "94.03%" in said
+
+
 def test_a_smoke_run_trains_both_stages_and_writes_weights_config_and_card(tmp_path):
     from plugins.text2image.train import SAMPLING_CANDIDATES, train
 
