@@ -1,5 +1,7 @@
 """The GAN family and the shared evaluator: model wiring, the Frechet distance, the shipped weights,
 their figures recomputed, the demos and bad inputs."""
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -177,6 +179,20 @@ def test_infogan_categories_are_labelled_with_their_matched_digit():
 
 
 # ---- the shared adversarial scaffold -----------------------------------------------------------
+
+def test_a_run_stopped_while_saving_resumes_from_the_last_whole_checkpoint(tmp_path, monkeypatch):
+    from hub.kit import training
+
+    training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).save({"epoch": 1})
+
+    def stopped_midway(state, path):
+        Path(path).write_bytes(b"half a checkpoint")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(torch, "save", stopped_midway)
+    with pytest.raises(KeyboardInterrupt):
+        training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).save({"epoch": 2})
+    assert training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).restore() == {"epoch": 1}
+
 
 def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batch_norm(tmp_path):
     import logging

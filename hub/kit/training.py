@@ -80,12 +80,16 @@ class Checkpoints:
         self.generator = generator
 
     def save(self, progress: dict) -> None:
+        """Written beside the last one, then put in its place: a run stopped while saving still finds the
+        last epoch's whole file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        writing = self.path.with_name(self.path.name + ".writing")
         torch.save({"progress": progress,
                     "modules": {name: m.state_dict() for name, m in self.modules.items()},
                     "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
                     "schedules": [s.state_dict() for s in self.schedules],
-                    "generator": self.generator.get_state() if self.generator is not None else None}, self.path)
+                    "generator": self.generator.get_state() if self.generator is not None else None}, writing)
+        writing.replace(self.path)
 
     def restore(self) -> dict | None:
         """The progress saved by an interrupted run (everything else is loaded back), or None."""
