@@ -11,6 +11,7 @@ refused input fails the whole batch with its message.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import defaultdict
@@ -174,10 +175,7 @@ class MicroBatcher:
             seen = waiting
 
     def _run(self, batch: list[_Request]) -> None:
-        if self.lanes is None:
-            self._run_now(batch)
-            return
-        with self.lanes:                     # the process's passes at once, over every action (`pass_lanes`)
+        with self.lanes or contextlib.nullcontext():     # the process's passes at once (`pass_lanes`)
             self._run_now(batch)
 
     def _run_now(self, batch: list[_Request]) -> None:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from gradio import processing_utils
 from gradio.utils import get_upload_folder
+
+from .weights import write_atomically
 
 
 def is_uploaded(path) -> bool:
@@ -25,14 +26,7 @@ def save_image_to_cache_atomically(img, cache_dir: str, name: str = "image", for
     folder = Path(cache_dir) / processing_utils.hash_bytes(data)
     folder.mkdir(exist_ok=True, parents=True)
     target = (folder / f"{name}.{format}").resolve()
-    handle, partial = tempfile.mkstemp(dir=folder, prefix=".partial-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda file: file.write(data))
     return str(target)
 
 

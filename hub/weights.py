@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:                       # torch is imported where tensors are read or written, not to list demos
     import torch
@@ -169,3 +171,16 @@ def save(directory: Path, module: torch.nn.Module, config: dict, dtype: torch.dt
 def parameter_count(module: torch.nn.Module) -> int:
     """The number of parameters of a torch module."""
     return sum(p.numel() for p in module.parameters())
+
+
+def write_atomically(target: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """`write(file)` into a new file beside `target`, then renamed over it: a reader, or a run stopped while
+    writing, sees the old file whole or the new one whole, never part of one; on failure nothing is left."""
+    handle, partial = tempfile.mkstemp(dir=Path(target).parent, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise

@@ -1,7 +1,5 @@
 """The GAN family and the shared evaluator: model wiring, the Frechet distance, the shipped weights,
 their figures recomputed, the demos and bad inputs."""
-from pathlib import Path
-
 import gradio as gr
 import numpy as np
 import pytest
@@ -185,13 +183,14 @@ def test_a_run_stopped_while_saving_resumes_from_the_last_whole_checkpoint(tmp_p
 
     training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).save({"epoch": 1})
 
-    def stopped_midway(state, path):
-        Path(path).write_bytes(b"half a checkpoint")
+    def stopped_midway(state, file):
+        file.write(b"half a checkpoint")
         raise KeyboardInterrupt
     monkeypatch.setattr(torch, "save", stopped_midway)
     with pytest.raises(KeyboardInterrupt):
         training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).save({"epoch": 2})
     assert training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).restore() == {"epoch": 1}
+    assert [path.name for path in tmp_path.iterdir()] == ["resume.pt"]          # no half-written file left
 
 
 def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batch_norm(tmp_path):

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..weights import write_atomically
+
 
 def settings(*layers: dict, **overrides) -> dict:
     """One run's settings: later layers (defaults, then a model's own, then a saved config) update
@@ -83,13 +85,12 @@ class Checkpoints:
         """Written beside the last one, then put in its place: a run stopped while saving still finds the
         last epoch's whole file."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        writing = self.path.with_name(self.path.name + ".writing")
-        torch.save({"progress": progress,
-                    "modules": {name: m.state_dict() for name, m in self.modules.items()},
-                    "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
-                    "schedules": [s.state_dict() for s in self.schedules],
-                    "generator": self.generator.get_state() if self.generator is not None else None}, writing)
-        writing.replace(self.path)
+        state = {"progress": progress,
+                 "modules": {name: m.state_dict() for name, m in self.modules.items()},
+                 "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
+                 "schedules": [s.state_dict() for s in self.schedules],
+                 "generator": self.generator.get_state() if self.generator is not None else None}
+        write_atomically(self.path, lambda file: torch.save(state, file))
 
     def restore(self) -> dict | None:
         """The progress saved by an interrupted run (everything else is loaded back), or None."""
