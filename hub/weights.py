@@ -119,10 +119,13 @@ def load_state(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise WeightsError(f"{shown(path)} could not be read as safetensors ({e})") from e
 
 
-def load_into(module: torch.nn.Module, directory: Path) -> dict:
-    """Fill `module` from the weights in `directory`; every name and shape must match. Returns the config."""
+def load_into(module: torch.nn.Module, directory: Path, absent_ok: tuple[str, ...] = ()) -> dict:
+    """Fill `module` from the weights in `directory`; every name and shape must match, except that the
+    tensors named in `absent_ok` (added to the model since those weights were saved) may be missing and keep
+    the module's own values. Returns the config."""
     state, config = load_state(directory)
     expected = module.state_dict()
+    state = {**{name: expected[name] for name in absent_ok if name in expected}, **state}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -137,11 +140,11 @@ def load_into(module: torch.nn.Module, directory: Path) -> dict:
     return config
 
 
-def load_model(cls, directory: Path) -> tuple[torch.nn.Module, dict]:
-    """`cls(**config["model"])` filled from `directory` and in eval mode, with its config."""
+def load_model(cls, directory: Path, absent_ok: tuple[str, ...] = ()) -> tuple[torch.nn.Module, dict]:
+    """`cls(**config["model"])` filled from `directory` (see `load_into`) and in eval mode, with its config."""
     config = read_config(directory)
     model = cls(**config["model"])
-    load_into(model, directory)
+    load_into(model, directory, absent_ok)
     return model.eval(), config
 
 

@@ -1,5 +1,7 @@
 """The small DALL-E: the VQ-VAE, the causal transformer's cached sampling, the re-ranking; then the
 shipped weights and the demo (the captions and their checks: test_captions.py)."""
+import json
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from hub import weights
 from hub.kit import data
 from hub.kit.captions import MAX_WORDS
 from plugins.text2image.model import GRID, VQVAE, SmallDallE
-from plugins.text2image.train import rerank_scores
+from plugins.text2image.train import PRIOR, TOKENIZER, rerank_scores
 
 TINY = dict(codes=16, code_dim=8, channels=16, d_model=32, depth=2, heads=2, d_ff=64, dropout=0.0)
 
@@ -70,6 +72,29 @@ def test_cached_sampling_draws_what_the_full_pass_predicts():
     assert images.shape == (2, 28, 28) and 0 <= images.min() and images.max() <= 1
 
 
+def test_guided_sampling_draws_from_the_empty_caption_plus_s_times_the_captions_pull():
+    """l_s = l(empty) + s (l(caption) - l(empty)), checked against full passes of both streams (greedy)."""
+    torch.manual_seed(0)
+    model = SmallDallE(**TINY).eval()
+    captions = model.caption_ids(["a thick seven", "zero"])
+    tokens = model.sample_tokens(captions, torch.Generator().manual_seed(0), top_k=1, guidance=3.0)
+
+    def logits(caption_ids):
+        return model.transformer(model.sequence(caption_ids, tokens)[:, :-1])[:, MAX_WORDS:]
+    conditional, unconditional = logits(captions), logits(model.empty_captions(captions))
+    assert torch.equal((unconditional + 3.0 * (conditional - unconditional)).argmax(-1), tokens.flatten(1))
+    assert not torch.equal(conditional.argmax(-1), tokens.flatten(1))          # the guidance changed the draw
+
+
+def test_dropped_captions_are_all_padding_and_come_at_the_share_asked():
+    model = SmallDallE(**TINY)
+    captions = model.caption_ids(["a thick seven"] * 2000)
+    dropped = model.drop_captions(captions, 0.1, torch.Generator().manual_seed(0))
+    empty = (dropped == model.captions.pad).all(1)
+    assert torch.equal(dropped[~empty], captions[~empty]) and 0.08 < empty.float().mean() < 0.12
+    assert torch.equal(model.drop_captions(captions, 0.0, torch.Generator()), captions)
+
+
 def test_one_prior_step_lowers_the_loss_on_its_batch():
     torch.manual_seed(0)
     model = SmallDallE(**TINY)
@@ -92,21 +117,23 @@ def test_reranking_prefers_the_named_digit_then_the_named_properties():
 
 def test_default_sampling_travels_with_the_weights(tmp_path):
     model = SmallDallE(**TINY)
-    model.set_default_sampling(0.8, 32)
+    model.set_default_sampling(0.8, 32, 2.0)
     weights.save(tmp_path, model, {"model": TINY})
     loaded, _ = weights.load_model(SmallDallE, tmp_path)
-    assert loaded.default_sampling() == {"temperature": 0.8, "top_k": 32}
+    assert loaded.default_sampling() == {"temperature": 0.8, "top_k": 32, "guidance": 2.0}
 
 
-def test_the_sampling_chosen_is_the_warmest_within_noise_of_the_best_digit_match():
+def test_the_sampling_chosen_reaches_the_target_closest_to_real_digits_else_the_warmest_within_noise():
     from plugins.text2image.train import chosen
 
-    def candidate(temperature, digit_match):
-        return dict(temperature=temperature, digit_match=digit_match, samples=4000)
+    def candidate(temperature, digit_match, fld=30.0):
+        return dict(temperature=temperature, digit_match=digit_match, fld=fld, samples=4000)
     warm, mild, cold = candidate(1.0, 0.92), candidate(0.8, 0.949), candidate(0.6, 0.955)
     assert chosen([warm, mild, cold]) is mild           # 0.006 apart: within 2 standard errors (0.0066)
     assert chosen([warm, candidate(0.8, 0.94), cold]) is cold
     assert chosen([candidate(1.0, 0.9), candidate(0.8, 0.9)])["temperature"] == 1.0
+    guided, forced = candidate(1.0, 0.988, fld=31.4), candidate(0.8, 0.998, fld=97.0)
+    assert chosen([warm, mild, forced, guided]) is guided    # both reach 97%: the one nearer the real digits
 
 
 def test_a_card_says_when_the_sampling_was_chosen_again_and_what_it_was_before():
@@ -114,22 +141,52 @@ def test_a_card_says_when_the_sampling_was_chosen_again_and_what_it_was_before()
 
     assert rechosen({"temperature": 0.8, "top_k": 32}) == ""
     said = rechosen({"temperature": 0.6, "top_k": 32,
-                     "before": {"temperature": 0.8, "top_k": 32, "digit_match_test": 0.9403}})
-    assert "--choose-sampling" in said and "temperature 0.8, top-k 32" in said and "94.03%" in said
+                     "before": {"temperature": 0.8, "top_k": 32, "guidance": 2.0, "digit_match_test": 0.9969}})
+    assert "--choose-sampling" in said and "temperature 0.8, top-k 32, guidance 2.0" in said and "99.69%" in said
+    assert "guidance 1.0" in rechosen({"before": {"temperature": 0.8, "top_k": 32, "digit_match_test": 0.9403}})
 
 
-def test_a_smoke_run_trains_both_stages_and_writes_weights_config_and_card(tmp_path):
+def test_a_smoke_run_trains_the_three_stages_and_writes_weights_config_and_card(tmp_path):
     from plugins.text2image.train import SAMPLING_CANDIDATES, train
 
     metrics = train(tmp_path, epochs=1, limit=64)
     config = weights.read_config(tmp_path)
     assert metrics["tokenizer"]["images"] == 64 and metrics["captions"] == 64
-    assert config["training"]["tokenizer"]["last_epoch"] == config["training"]["prior"]["last_epoch"] == 1
-    assert len(config["sampling"]["held_apart"]) == len(SAMPLING_CANDIDATES) and "temperature" in config["sampling"]
+    stages = config["training"]
+    assert stages["tokenizer"]["last_epoch"] == stages["prior"]["last_epoch"] == stages["guidance"]["last_epoch"] == 1
+    assert stages["prior"]["caption_dropout"] == 0 < stages["guidance"]["caption_dropout"]
+    assert len(config["sampling"]["held_apart"]) == len(SAMPLING_CANDIDATES) and "guidance" in config["sampling"]
     card = (tmp_path / "README.md").read_text()
     assert "python -m hub train text2image" in card and weights.sha256_of(tmp_path / "model.safetensors") in card
+    assert "Stage 3" in card and "--guidance-stage" not in card
     loaded, _ = weights.load_model(SmallDallE, tmp_path)
-    assert loaded.default_sampling()["temperature"] == config["sampling"]["temperature"]
+    assert loaded.default_sampling() == {key: config["sampling"][key] for key in ("temperature", "top_k", "guidance")}
+
+
+@pytest.mark.slow
+def test_stage_3_alone_goes_on_from_weights_saved_before_it_existed(tmp_path):
+    """The shipped weights of stages 1 and 2 had no guidance setting: stage 3 loads them, trains on, says so."""
+    from safetensors.torch import save_file
+
+    from plugins.text2image.train import guidance_stage_alone
+
+    earlier, out = tmp_path / "earlier", tmp_path / "out"
+    earlier.mkdir()
+    state = {k: v for k, v in SmallDallE(**TINY).state_dict().items() if k != "default_guidance"}
+    save_file(state, str(earlier / "model.safetensors"))
+    (earlier / "config.json").write_text(json.dumps({"model": TINY, "sha256": weights.sha256_of(earlier / "model.safetensors"),
+                                                     "training": {"seed": 0, "parameters": 1, **EARLIER_STAGES}}))
+    (earlier / "train.log").write_text("stages 1 and 2\n")
+    metrics = guidance_stage_alone(earlier, out, limit=64)
+    config = weights.read_config(out)
+    assert metrics["captions"] == 64 and config["training"]["guidance"]["last_epoch"] == 1
+    assert (out / "train.log").read_text().startswith("stages 1 and 2\n") and "stage 3" in (out / "train.log").read_text()
+    assert "--guidance-stage" in (out / "README.md").read_text()
+    assert weights.load_model(SmallDallE, out)[0].default_sampling()["guidance"] == config["sampling"]["guidance"]
+
+
+EARLIER_STAGES = {stage: {**settings, "best_epoch": 1, "last_epoch": 1, "minutes": 0.1, "best_validation": -3.0}
+                  for stage, settings in (("tokenizer", TOKENIZER), ("prior", PRIOR))}
 
 
 # ---- the shipped model and the demo ---------------------------------------------------------------
@@ -143,7 +200,7 @@ def test_shipped_weights_and_card():
     assert "python -m hub train text2image" in card
     assert f"{100 * m['digit_match']:.2f}%" in card and f"{m['fld']:.2f}" in card
     assert m["captions"] == 10000 and m["tokenizer"]["images"] == 10000
-    assert m["digit_match"] >= 0.9
+    assert m["digit_match"] >= 0.97                                  # issue 23's bar, before re-ranking
     assert m["digit_match_after_reranking"] >= m["digit_match"]
 
 
@@ -174,6 +231,12 @@ def test_generate_ranks_samples_of_the_named_digit(action):
     assert "thick seven slanted to the right" in note and "checked for: 7, thick, right" in note
 
 
+def test_the_guidance_slider_defaults_to_the_shipped_scale_and_changes_the_draw(action):
+    shipped = weights.read_config(weights.weights_dir("text2image"))["sampling"]["guidance"]
+    tokens = {scale: action("generate")("a thin four", 4, None, None, 3, scale)[2] for scale in (None, shipped, 1.0)}
+    assert shipped != 1.0 and tokens[None] == tokens[shipped] != tokens[1.0]
+
+
 def test_unknown_words_are_named_with_the_words_the_model_knows(action):
     *_, note = action("generate")("a fluffy 3 on a blue background", 2, 1.0, 0, 0)
     assert "fluffy" in note and "blue" in note and "It knows:" in note and "thick" in note
@@ -187,6 +250,8 @@ def test_unknown_words_are_named_with_the_words_the_model_knows(action):
     (("seven", "many", 1.0, 0, 0), "Number of samples"),
     (("seven", 8, -1, 0, 0), "Temperature"),
     (("seven", 8, 1.0, 1000, 0), "Top-k"),
+    (("seven", 8, 1.0, 0, 0, float("nan")), "Guidance scale"),
+    (("seven", 8, 1.0, 0, 0, 50), "Guidance scale"),
 ])
 def test_bad_requests_get_a_message_not_a_crash(action, args, message):
     with pytest.raises(gr.Error, match=message):

@@ -73,6 +73,24 @@ def test_wrong_shapes_are_named(tmp_path):
         weights.load_into(Doubler(), tmp_path)
 
 
+def test_only_the_tensors_named_absent_ok_may_be_missing(tmp_path):
+    class Grown(torch.nn.Linear):                  # a model that gained a buffer after its weights were saved
+        def __init__(self):
+            super().__init__(3, 2)
+            self.register_buffer("setting", torch.tensor(1.5))
+    torch.manual_seed(0)
+    old = torch.nn.Linear(3, 2)
+    weights.save(tmp_path, old, {"model": {}})
+    with pytest.raises(weights.WeightsError, match="missing.*setting"):
+        weights.load_into(Grown(), tmp_path)
+    grown = Grown()
+    weights.load_into(grown, tmp_path, absent_ok=("setting",))
+    assert torch.equal(grown.weight, old.weight) and float(grown.setting) == 1.5
+    weights.save(tmp_path / "no_bias", torch.nn.Linear(3, 2, bias=False), {"model": {}})
+    with pytest.raises(weights.WeightsError, match="missing.*bias"):    # only the names given may be missing
+        weights.load_into(Grown(), tmp_path / "no_bias", absent_ok=("setting",))
+
+
 def test_invalid_config_json(tmp_path):
     save_doubler(tmp_path)
     (tmp_path / "config.json").write_text("{not json")

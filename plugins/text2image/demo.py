@@ -14,9 +14,9 @@ RANKING_COLUMNS = ["rank", *captions.CHECK_COLUMNS, "score"]
 class Text2ImageDemo:
     def __init__(self, models, sampling: dict | None = None):
         """`sampling`: the defaults chosen after training (config.json), shown on the sliders."""
-        self.models, self.sampling = models, {"temperature": 1.0, "top_k": None, **(sampling or {})}
+        self.models, self.sampling = models, {"temperature": 1.0, "top_k": None, "guidance": 1.0, **(sampling or {})}
 
-    def generate(self, caption, count=8, temperature=None, top_k=None, seed=0):
+    def generate(self, caption, count=8, temperature=None, top_k=None, seed=0, guidance=None):
         """Samples for the caption, best first by the re-ranking score, with the ranking and the top
         sample's image tokens."""
         count = integer(count, "Number of samples", 1, 64)
@@ -26,9 +26,10 @@ class Text2ImageDemo:
             temperature = number(defaults["temperature"] if temperature is None else temperature, "Temperature",
                                  0.05, 3.0)
             top_k = integer(defaults["top_k"] or 0 if top_k is None else top_k, "Top-k", 0, model.vqvae.codes) or None
+            guidance = number(defaults["guidance"] if guidance is None else guidance, "Guidance scale", 0.0, 10.0)
             read = model.captions.read(caption)
             images, tokens = model.sample(model.caption_ids([caption] * count), torch.Generator().manual_seed(seed),
-                                          temperature, top_k)
+                                          temperature, top_k, guidance)
         images, tokens = images.cpu().numpy(), tokens.cpu().numpy()
         checked = captions.check_images(images, read)
         scores = rerank_scores(checked["probabilities"], read.digit, checked["met"], checked["named"])
@@ -72,6 +73,8 @@ def build_ui(ctx) -> None:
                 count = gr.Slider(1, 64, value=8, step=1, label="Number of samples (re-ranked)")
                 temperature = gr.Slider(0.1, 2.0, value=demo.sampling["temperature"], step=0.05, label="Temperature")
                 top_k = gr.Slider(0, 128, value=demo.sampling["top_k"] or 0, step=1, label="Top-k (0: off)")
+                guidance = gr.Slider(0, 6, value=demo.sampling["guidance"], step=0.25,
+                                     label="Guidance scale (1: the caption alone; more: follow it harder)")
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 go = gr.Button("Generate", variant="primary", elem_id="t2i-generate")
             with gr.Column(scale=2):
@@ -82,7 +85,7 @@ def build_ui(ctx) -> None:
                                        wrap=True, column_widths=["8%", "13%", "13%", "17%", "21%", "14%", "14%"],
                                        elem_id="t2i-ranking")
                 tokens = gr.Dataframe(label="Image tokens of the top sample (7 x 7 codes, row by row)")
-        ctx.on(go.click, "generate", demo.generate, [caption, count, temperature, top_k, seed],
+        ctx.on(go.click, "generate", demo.generate, [caption, count, temperature, top_k, seed, guidance],
                [gallery, ranking, tokens, note])
     with gr.Tab("Image tokens"):
         gr.Markdown("Stage 1 alone: the VQ-VAE turns a digit into 49 tokens and draws it back from them. "

@@ -10,6 +10,11 @@ encoder maps x to a 7 x 7 grid of vectors z_e(x); each is replaced by its neares
 Stage 2, the prior: a decoder-only transformer over [caption tokens; <image>; 49 image tokens] with a
 causal mask, trained to predict each image token from the caption and the tokens before it (DALL-E's
 "transformer that autoregressively models the text and image tokens as a single stream", section 2.2).
+
+Classifier-free guidance (Ho & Salimans 2022; Gafni et al. 2022 for a token prior): trained with the caption
+dropped (all <pad>) now and then, the one prior also models p(image); sampling then draws each token from
+
+    l_s = l(empty) + s (l(caption) - l(empty))                          (s = 1: the caption alone)
 """
 from __future__ import annotations
 
@@ -115,13 +120,24 @@ class SmallDallE(nn.Module):
         # the sampling settings chosen on held-apart captions after training (top-k 0: off), kept with the weights
         self.register_buffer("default_temperature", torch.tensor(1.0))
         self.register_buffer("default_top_k", torch.tensor(0))
+        self.register_buffer("default_guidance", torch.tensor(1.0))
 
     def default_sampling(self) -> dict:
-        return {"temperature": round(float(self.default_temperature), 3), "top_k": int(self.default_top_k) or None}
+        return {"temperature": round(float(self.default_temperature), 3), "top_k": int(self.default_top_k) or None,
+                "guidance": round(float(self.default_guidance), 3)}
 
-    def set_default_sampling(self, temperature: float, top_k: int | None) -> None:
+    def set_default_sampling(self, temperature: float, top_k: int | None, guidance: float = 1.0) -> None:
         self.default_temperature.fill_(temperature)
         self.default_top_k.fill_(top_k or 0)
+        self.default_guidance.fill_(guidance)
+
+    def empty_captions(self, caption_ids: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(caption_ids, self.captions.pad)
+
+    def drop_captions(self, caption_ids: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+        """`share` of the captions (at random) replaced by the empty caption: what guidance samples against."""
+        dropped = torch.rand(len(caption_ids), generator=generator) < share
+        return torch.where(dropped[:, None].to(caption_ids.device), self.empty_captions(caption_ids), caption_ids)
 
     def sequence(self, caption_ids: torch.Tensor, image_ids: torch.Tensor) -> torch.Tensor:
         """[caption (MAX_WORDS, padded); <image>; image tokens row by row]: the stream DALL-E models."""
@@ -135,14 +151,21 @@ class SmallDallE(nn.Module):
 
     @torch.no_grad()
     def sample_tokens(self, caption_ids: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
-                      top_k: int | None = None) -> torch.Tensor:
-        """caption ids [b, MAX_WORDS] -> image tokens [b, 7, 7], one at a time with the key/value cache."""
+                      top_k: int | None = None, guidance: float = 1.0) -> torch.Tensor:
+        """caption ids [b, MAX_WORDS] -> image tokens [b, 7, 7], one at a time with the key/value cache; with
+        `guidance` s != 1 the empty caption's stream runs beside each caption's (rows b..2b-1)."""
         self.eval()
+        guided = guidance != 1.0
+        if guided:
+            caption_ids = torch.cat([caption_ids, self.empty_captions(caption_ids)])
         caches = [{} for _ in self.transformer.layers]
         prefix = self.sequence(caption_ids, caption_ids.new_zeros(len(caption_ids), 0))
         logits = self.transformer(prefix, 0, caches)[:, -1]
         tokens = []
         for position in range(GRID * GRID):
+            if guided:
+                conditional, unconditional = logits.chunk(2)
+                logits = unconditional + guidance * (conditional - unconditional)
             logits = logits / max(temperature, 1e-4)
             if top_k:
                 cutoff = logits.topk(min(top_k, logits.size(-1)), -1).values[:, -1:]
@@ -151,14 +174,15 @@ class SmallDallE(nn.Module):
             token = torch.multinomial(probabilities, 1, generator=generator).to(caption_ids.device)
             tokens.append(token)
             if position < GRID * GRID - 1:
-                logits = self.transformer(token + self.transformer.text_vocabulary, prefix.size(1) + position,
+                fed = torch.cat([token, token]) if guided else token
+                logits = self.transformer(fed + self.transformer.text_vocabulary, prefix.size(1) + position,
                                           caches)[:, -1]
         return torch.cat(tokens, 1).view(-1, GRID, GRID)
 
     def sample(self, caption_ids: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
-               top_k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               top_k: int | None = None, guidance: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """(images [b, 28, 28] in [0, 1], their image tokens [b, 7, 7])."""
-        tokens = self.sample_tokens(caption_ids, generator, temperature, top_k)
+        tokens = self.sample_tokens(caption_ids, generator, temperature, top_k, guidance)
         with torch.no_grad():
             return self.vqvae.decode(tokens), tokens
 
