@@ -6,11 +6,6 @@ one worker per action runs the model on everything queued, up to `max_batch_size
 then renders its own result. Under Ray Serve (`hub.ray_serve`) the same three parts run in the replica,
 batched by `@serve.batch`.
 
-An action whose model works a step at a time (autoregressive decoding) may also offer a `stream`: the worker
-then keeps one decode running, letting requests join between steps and answering each as soon as its own
-output is done (continuous batching, Yu et al. 2022, "Orca"), so that a crowd never waits for a whole pass to
-end before its next requests can start.
-
 Gradio's own `batch=True` is not used: it hands the function every request's raw inputs at once, so one
 refused input fails the whole batch with its message.
 """
@@ -21,7 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 DEFAULT_MAX_BATCH_SIZE = 16
 PASSES_AT_ONCE = 1              # an action's passes that may run together: a pass already uses every core it can
@@ -41,16 +36,12 @@ class Batched:
     `run(items)` serves a list of items in one pass and returns one result per item, in order;
     `finish(result)` turns one result into the action's outputs. With `key(item)`, only items whose keys
     are equal share a pass (a beam width, a model's name). Called as a function, it serves one request
-    alone: `finish(run([prepare(*inputs)])[0])`, the unbatched hub's way.
-
-    `stream(item)`, optional: a context manager that yields a `Stream` serving the items whose key equals
-    `item`'s, or None where that model cannot (its items then go in passes)."""
+    alone: `finish(run([prepare(*inputs)])[0])`, the unbatched hub's way."""
     prepare: Callable[..., Any]
     run: Callable[[list], list]
     finish: Callable[[Any], Any] = _unchanged
     key: Callable[[Any], Any] | None = None
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
-    stream: Callable[[Any], Any] | None = None
 
     def __call__(self, *inputs):
         return self.finish(self.run([self.prepare(*inputs)])[0])
@@ -76,16 +67,6 @@ class Batched:
         return results
 
 
-class Stream(Protocol):
-    """A running step-by-step computation that items join and leave (`Batched.stream`)."""
-
-    def __len__(self) -> int: ...               # the items in it
-
-    def join(self, tickets: list, items: list) -> None: ...     # start `items`, named by `tickets`
-
-    def step(self) -> dict: ...                 # one step for all; {ticket: result} of the items that ended
-
-
 def gathering(last_pass_s: float) -> tuple[float, float]:
     """(one look, all the looks) in seconds, before a pass of an action whose last pass took `last_pass_s`:
     waiting costs little beside a long pass, and a long pass is where a fuller batch pays."""
@@ -94,7 +75,7 @@ def gathering(last_pass_s: float) -> tuple[float, float]:
     return within(0.1 * last_pass_s, GATHER_SECONDS), within(0.5 * last_pass_s, MAX_GATHER_SECONDS)
 
 
-@dataclass(eq=False)                # a request is its own ticket in a stream: hashed by identity
+@dataclass
 class _Request:
     item: Any
     done: threading.Event = field(default_factory=threading.Event)
@@ -107,14 +88,13 @@ class BatchStats:
     """Where an action's time went: checking inputs, the model's passes, rendering results (seconds)."""
     requests: int = 0
     passes: int = 0
-    pass_items: int = 0         # items the passes served, summed over passes (a stream's item in flight each step)
     prepare_s: float = 0.0
     run_s: float = 0.0
     finish_s: float = 0.0
 
     def as_dict(self) -> dict:
         return {"requests": self.requests, "passes": self.passes,
-                "mean_batch": round(self.pass_items / self.passes, 2) if self.passes else 0.0,
+                "mean_batch": round(self.requests / self.passes, 2) if self.passes else 0.0,
                 "prepare_s": round(self.prepare_s, 4), "run_s": round(self.run_s, 4),
                 "finish_s": round(self.finish_s, 4)}
 
@@ -130,13 +110,7 @@ class MicroBatcher:
     `max_batch_size`: a lone request waits one look; a crowd whose answers went out together, and whose next
     requests come back spread over tens of milliseconds, is served in one pass rather than in two half-size ones
     (translation: 8 requests a pass with 5 to 50 ms of waiting, 12 with this rule, 14.6 requests a second).
-    `run_pass(items)` is the model step, wrapped by the caller (the hub adds its error handling); a stream's
-    error goes to each of its callers as it is.
-
-    An action with a `stream` is served by one worker that keeps a stream open while requests with its key
-    arrive: each step first takes in what is queued (up to `max_batch_size` in flight), and each request is
-    answered when its own item ends. Requests with another key wait until the stream has emptied; it takes
-    no newcomers while they wait."""
+    `run_pass(items)` is the model step, wrapped by the caller (the hub adds its error handling)."""
 
     def __init__(self, action: Batched, run_pass: Callable[[list], list] | None = None, workers: int = PASSES_AT_ONCE,
                  lanes: threading.Semaphore | None = None):
@@ -183,69 +157,12 @@ class MicroBatcher:
                     if threading.current_thread() in self._running:   # idle for a minute: a request starts another
                         self._running.remove(threading.current_thread())
                     return
-            if self.action.stream is None or not self._stream():
-                self._pass()
-
-    def _pass(self) -> None:
-        self._gather()
-        with self._wake:
-            batch = self._queue[:self.action.max_batch_size]
-            del self._queue[:len(batch)]
-        if batch:                        # with two workers, one may wake to a crowd the other took
-            self._run(batch)
-
-    def _stream(self) -> bool:
-        """Serve the first queued request's key by a stream until none of its requests is left; False if the
-        action offers no stream for that key."""
-        with self._wake:
-            if not self._queue:
-                return True
-            first = self._queue[0].item
-        key = self.action.key(first) if self.action.key else None
-        in_flight: list[_Request] = []
-        try:
-            with self.action.stream(first) as stream:
-                if stream is None:
-                    return False
-                while True:
-                    joining = self._take(key, self.action.max_batch_size - len(in_flight))
-                    if joining:
-                        in_flight += joining
-                        stream.join(joining, [request.item for request in joining])
-                    if not in_flight:
-                        return True
-                    ended = self._step(stream, len(in_flight))
-                    for request in ended:
-                        request.result = ended[request]
-                        request.done.set()
-                    in_flight = [request for request in in_flight if request not in ended]
-        except BaseException as error:  # noqa: BLE001 - every request in flight gets the stream's error
-            for request in in_flight or self._take(key, len(self._queue), give_way=False):   # it never opened
-                request.error = error
-                request.done.set()
-        return True
-
-    def _take(self, key, room: int, give_way: bool = True) -> list[_Request]:
-        """Up to `room` queued requests with `key`, in arrival order; with `give_way`, none while a request
-        with another key waits."""
-        with self._wake:
-            same = [r for r in self._queue if (self.action.key(r.item) if self.action.key else None) == key]
-            if give_way and len(same) < len(self._queue):
-                return []
-            taken = same[:max(room, 0)]
-            self._queue = [r for r in self._queue if r not in taken]
-            return taken
-
-    def _step(self, stream: Stream, in_flight: int) -> dict:
-        started = time.perf_counter()
-        with self.lanes or contextlib.nullcontext():
-            ended = stream.step()
-        with self._wake:
-            self.stats.requests += len(ended)
-            self.stats.passes += 1
-            self.stats.pass_items += in_flight
-            self.stats.run_s += time.perf_counter() - started
-        return ended
+            self._gather()
+            with self._wake:
+                batch = self._queue[:self.action.max_batch_size]
+                del self._queue[:len(batch)]
+            if batch:                        # with two workers, one may wake to a crowd the other took
+                self._run(batch)
 
     def _gather(self) -> None:
         look, most = gathering(self._last_pass_s)
@@ -275,7 +192,6 @@ class MicroBatcher:
         with self._wake:
             self.stats.requests += len(batch)
             self.stats.passes += 1
-            self.stats.pass_items += len(batch)
             self.stats.run_s += time.perf_counter() - started
         for request in batch:
             request.done.set()

@@ -30,8 +30,7 @@ SURFACE = {
     # attention blocks
     "MultiHeadAttention": "attention", "EncoderLayer": "attention", "DecoderLayer": "attention",
     "PositionalEncoding": "attention", "causal_mask": "attention", "scaled_dot_product_attention": "attention", "padding_mask": "attention",
-    "reorder_cache": "attention", "keep_cache_rows": "attention", "append_cache_rows": "attention", "trim_cache": "attention",
-    "concat_padded": "attention",
+    "reorder_cache": "attention", "keep_cache_rows": "attention",
     # bigger checkpoints in the same interface
     "specs_from_env": "pretrained", "load_local": "pretrained",
     # model sizes

@@ -65,7 +65,7 @@ class MultiHeadAttention(nn.Module):
         if cache is not None and cache.get("static") and "k" in cache:
             k, v = cache["k"], cache["v"]
         else:
-            k, v = self.keys_values(key, value)
+            k, v = self.split_heads(self.w_k(key)), self.split_heads(self.w_v(value))
             if cache is not None:
                 if "k" in cache:
                     k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
@@ -73,10 +73,6 @@ class MultiHeadAttention(nn.Module):
         out, weights = scaled_dot_product_attention(q, k, v, mask, need_weights)
         out = out.transpose(1, 2).reshape(query.size(0), query.size(1), -1)
         return self.w_o(self.dropout(out)), weights
-
-    def keys_values(self, key, value) -> tuple[torch.Tensor, torch.Tensor]:
-        """K W^K and V W^V, split into heads: [b, h, keys, d_k] each."""
-        return self.split_heads(self.w_k(key)), self.split_heads(self.w_v(value))
 
 
 class FeedForward(nn.Module):
@@ -103,16 +99,10 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", pe, persistent=False)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, start: int | torch.Tensor = 0) -> torch.Tensor:
-        """`start`: the position of x's first token, one for the batch or one a row ([batch] tensor)."""
-        last = (int(start.max()) if torch.is_tensor(start) and start.numel() else int(start)) + x.size(1)
-        if last > len(self.pe):
-            raise ValueError(f"sequence of {last} positions is longer than the {len(self.pe)} encoded")
-        if torch.is_tensor(start):
-            pe = self.pe[start[:, None] + torch.arange(x.size(1), device=start.device)]
-        else:
-            pe = self.pe[start:start + x.size(1)]
-        return self.dropout(x * math.sqrt(x.size(-1)) + pe)
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        if start + x.size(1) > len(self.pe):
+            raise ValueError(f"sequence of {start + x.size(1)} positions is longer than the {len(self.pe)} encoded")
+        return self.dropout(x * math.sqrt(x.size(-1)) + self.pe[start:start + x.size(1)])
 
 
 class Residual(nn.Module):
@@ -175,12 +165,6 @@ class DecoderLayer(nn.Module):
         y, _ = self.feed_forward_block(y, lambda h: (self.feed_forward(h), None))
         return y, self_weights, cross_weights
 
-    def new_cache(self, memory: torch.Tensor) -> dict:
-        """This layer's decoding state for sentences about to start: the cross-attention's keys and values
-        of their encoder output, computed once; no self-attention keys yet."""
-        k, v = self.cross_attention.keys_values(memory, memory)
-        return {"self": {}, "cross": {"static": True, "k": k, "v": v}}
-
 
 def reorder_cache(caches: list[dict], order: torch.Tensor) -> None:
     """Beam search: keep the cached keys and values of the hypotheses in `order` (indices into the batch).
@@ -192,46 +176,6 @@ def reorder_cache(caches: list[dict], order: torch.Tensor) -> None:
         for part in layer.values():
             if "k" in part and not part.get("static"):
                 part["k"], part["v"] = part["k"][order], part["v"][order]
-
-
-def append_cache_rows(caches: list[dict], joining: list[dict]) -> None:
-    """Continuous batching: add the rows of sentences that join a running decode (`DecoderLayer.new_cache`).
-    Their self-attention keys are padded on the left with zeros to the steps the others have taken (the
-    caller masks them); static parts (keys of the encoder output) are padded on the right to the longer
-    source (masked by its padding mask)."""
-    for layer, new in zip(caches, joining):
-        rows = next(part["k"].size(0) for part in new.values() if "k" in part)
-        for name, part in new.items():
-            old = layer.setdefault(name, {"static": True} if part.get("static") else {})
-            if "k" not in part and "k" not in old:
-                continue
-            like = part.get("k", old.get("k"))
-            for kv in ("k", "v"):
-                running = old.get(kv, like.new_zeros(0, *like.shape[1:]))
-                added = part.get(kv, like.new_zeros(rows, like.size(1), 0, like.size(3)))
-                old[kv] = concat_padded(running, added, 2, on_the_right=bool(part.get("static")))
-
-
-def concat_padded(a: torch.Tensor, b: torch.Tensor, dim: int, on_the_right: bool = True) -> torch.Tensor:
-    """Rows of a, then rows of b, both padded with zeros (False) along `dim` to the longer of the two."""
-    length = max(a.size(dim), b.size(dim))
-
-    def padded(t):
-        shape = list(t.shape)
-        shape[dim] = length - t.size(dim)
-        zeros = t.new_zeros(shape)
-        return torch.cat([t, zeros] if on_the_right else [zeros, t], dim)
-    return torch.cat([padded(a), padded(b)])
-
-
-def trim_cache(caches: list[dict], first_step: int, source_length: int) -> None:
-    """Drop the self-attention steps before `first_step` (no row still decoding can see them) and the
-    static parts' keys past `source_length` (padding of sentences that have left)."""
-    for layer in caches:
-        for part in layer.values():
-            if "k" in part:
-                cut = (slice(None), slice(None), slice(0, source_length) if part.get("static") else slice(first_step, None))
-                part["k"], part["v"] = part["k"][cut], part["v"][cut]
 
 
 def keep_cache_rows(caches: list[dict], rows: torch.Tensor) -> None:

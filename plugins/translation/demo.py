@@ -2,8 +2,6 @@
 encoder's self-attention and the decoder's cross-attention for a layer and head, or their average."""
 from __future__ import annotations
 
-import contextlib
-
 import gradio as gr
 import matplotlib
 
@@ -68,29 +66,6 @@ def choice(value, name: str, count: int) -> int | None:
     return integer(value, name, 1, count) - 1
 
 
-def translation_result(translator, request: dict, output: str) -> dict:
-    return {"output": output, "tokens": translator.tokens(request["text"]),
-            "notices": request["notices"] + reading_notices(translator, request["text"])}
-
-
-class TranslationStream:
-    """The demo's requests in a translator's running beam search (`hub.batching.Stream`)."""
-
-    def __init__(self, translator, beam: int):
-        self.translator, self.translations, self.requests = translator, translator.stream(beam), {}
-
-    def __len__(self) -> int:
-        return len(self.translations)
-
-    def join(self, tickets: list, requests: list[dict]) -> None:
-        self.requests.update(zip(tickets, requests))
-        self.translations.join(tickets, [r["text"] for r in requests])
-
-    def step(self) -> dict:
-        return {ticket: translation_result(self.translator, self.requests.pop(ticket), output)
-                for ticket, output in self.translations.step().items()}
-
-
 def heat_map(weights: torch.Tensor, rows: list[str], columns: list[str], title: str):
     figure, axes = plt.subplots(figsize=(max(4.0, 0.45 * len(columns) + 2), max(3.0, 0.4 * len(rows) + 1.5)))
     axes.imshow(weights.numpy(), cmap="viridis", vmin=0, aspect="auto")
@@ -108,7 +83,7 @@ class TranslationDemo:
         self.models, self.model_names = models, model_names
         # (text, method, beam size, model) -> (German, its subwords, notes)
         self.translate = Batched(self.translate_request, self.translate_batch, self.translation_shown,
-                                 key=lambda r: (r["model"], r["beam"]), stream=self.translation_stream)
+                                 key=lambda r: (r["model"], r["beam"]))
 
     def translate_request(self, text, method, beam_size, model_label=None) -> dict:
         text, notices = clean_text(text)
@@ -119,14 +94,9 @@ class TranslationDemo:
         """Every request's sentence in one beam search (they share the model and the beam width)."""
         with self.models.use(requests[0]["model"]) as translator:
             outputs = translator.translate([r["text"] for r in requests], beam=requests[0]["beam"])
-            return [translation_result(translator, r, output) for r, output in zip(requests, outputs)]
-
-    @contextlib.contextmanager
-    def translation_stream(self, first: dict):
-        """Under load, requests join one running beam search and leave it when their sentence is done; a model
-        that cannot decode that way (a pretrained checkpoint) yields None and translates in passes."""
-        with self.models.use(first["model"]) as translator:
-            yield TranslationStream(translator, first["beam"]) if hasattr(translator, "stream") else None
+            return [{"output": output, "tokens": translator.tokens(r["text"]),
+                     "notices": r["notices"] + reading_notices(translator, r["text"])}
+                    for r, output in zip(requests, outputs)]
 
     @staticmethod
     def translation_shown(result: dict) -> tuple[str, str, str]:

@@ -9,7 +9,7 @@ from tokenizers import Tokenizer
 
 from hub import HoldsModule
 
-from .model import BeamSearch, Transformer
+from .model import Transformer
 from .tokenizer import BOS, EOS, PAD, unknown_characters
 
 MAX_SOURCE_TOKENS = 120           # longer input is cut here, and the demo says so
@@ -72,10 +72,6 @@ class Translator(HoldsModule):
                 out[i] = self.tokenizer.decode(ids)
         return out
 
-    def stream(self, beam: int, alpha: float = 0.6) -> "Translations":
-        """A beam search that sentences may join while it runs (the hub's continuous batching)."""
-        return Translations(self, BeamSearch(self.model, beam, alpha))
-
     def attention(self, text: str, beam: int = 1) -> tuple[str, Attention]:
         """The translation of one sentence and the attention maps of the model producing it."""
         src = self.batch([text])
@@ -107,19 +103,3 @@ class Translator(HoldsModule):
 
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.encode(text).tokens
-
-
-class Translations:
-    """A running beam search over texts: `join(tickets, texts)`, then `step()` -> {ticket: German} of those done."""
-
-    def __init__(self, translator: Translator, search: BeamSearch):
-        self.translator, self.search = translator, search
-
-    def __len__(self) -> int:
-        return len(self.search)
-
-    def join(self, tickets: list, texts: list[str]) -> None:
-        self.search.join(self.translator.batch(texts), tickets)
-
-    def step(self) -> dict:
-        return {ticket: self.translator.tokenizer.decode(ids) for ticket, ids in self.search.step().items()}
