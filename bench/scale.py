@@ -9,9 +9,10 @@ Each setting starts `python app.py` with the VAE, GAN, ViT and translation plugi
 Every answer is compared with what one client alone got for the same inputs (before the crowd): an answer
 that differs is cross-talk (another client's result delivered, or a batch that mixed requests up). Reported
 per setting: throughput, p50 / p95 latency, errors, cross-talk, the server's RSS before and after (under Ray:
-the Gradio process and every Ray process). Then, on the batched hub with one client, where a request's time
-goes: the model, checking inputs and rendering (the hub's own counters, the System page's "Batched actions"),
-and the rest (Gradio, HTTP, the client).
+the Gradio process and every Ray process), and the cores in use on average during the crowd: the server's
+(`server_cores`) and the whole machine's (`machine_cores_busy`; the rest is the clients and the bench). Then,
+on the batched hub with one client, where a request's time goes: the model, checking inputs and rendering (the
+hub's own counters, the System page's "Batched actions"), and the rest (Gradio, HTTP, the client).
 
 Clients use `ssl_verify=False`: with it on, gradio_client builds a TLS context for every request (about
 170 ms of client CPU on this machine) although 127.0.0.1 is plain HTTP; that cost is the client's, not the
@@ -23,6 +24,8 @@ hub's, and on a 2-core machine it would be taken from the server.
         # settings in turn, three times over, each crowd's figures pooled: this machine's speed drifts
     python bench/scale.py --settings batched batched_one_pass --kinds mix --clients 16 --rounds 2 \
         --out bench/results/load_pass_lanes.json      # one forward pass at a time over all demos (--passes-at-once 1)
+    OMP_NUM_THREADS=1 python bench/scale.py --settings unbatched batched --kinds translation --clients 16 \
+        --requests 30 --out bench/results/load_one_thread.json     # torch on one thread in the server
 """
 from __future__ import annotations
 
@@ -162,6 +165,24 @@ def rss_mib(pids: list[int]) -> float:
     return round(total / 1024, 1)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes `pids` have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU time the whole machine has been busy so far (every core, idle and I/O wait left out)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def server_pids(process) -> list[int]:
     """The Gradio process and, under Ray, every Ray process on this machine."""
     pids = [process.pid]
@@ -208,6 +229,9 @@ def pooled(runs: list[dict]) -> dict:
                "errors": errors, "cross_talk": sum(run["cross_talk"] for run in runs),
                "rss_before_mib": runs[0]["rss_before_mib"], "rss_after_mib": runs[-1]["rss_after_mib"],
                "server_processes": runs[-1]["server_processes"], "mean_batch": runs[-1]["mean_batch"]}
+    for cores in ("server_cores", "machine_cores_busy"):      # cores in use on average over all rounds
+        if all(cores in run for run in runs):
+            figures[cores] = round(sum(run[cores] * run["seconds"] for run in runs) / seconds, 2)
     if len(runs) > 1:
         figures.update(rounds=len(runs), throughput_per_round=[run["throughput_per_s"] for run in runs],
                        mean_batch_per_round=[run["mean_batch"] for run in runs])
@@ -301,9 +325,12 @@ def measure(setting: str, clients_list: list[int], count: int, texts: list[str],
             for clients in clients_list:
                 pids = server_pids(process)
                 before, passes_before = rss_mib(pids), batch_counters(url)
+                cpu_before = cpu_seconds(pids), busy_seconds()
                 figures = crowd(url, kind, clients, count, texts, expected)
                 figures.update(rss_before_mib=before, rss_after_mib=rss_mib(pids), server_processes=len(pids),
-                               mean_batch=mean_batches(passes_before, batch_counters(url)))
+                               mean_batch=mean_batches(passes_before, batch_counters(url)),
+                               server_cores=round((cpu_seconds(pids) - cpu_before[0]) / figures["seconds"], 2),
+                               machine_cores_busy=round((busy_seconds() - cpu_before[1]) / figures["seconds"], 2))
                 result[f"{kind}_{clients}"] = figures
                 print(setting, kind, clients, {k: v for k, v in figures.items() if k != "latencies_ms"}, flush=True)
         if setting == "batched" and with_breakdown:
