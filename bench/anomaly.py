@@ -3,6 +3,7 @@ scores the MNIST test digits (static binarized, as the models saw them) and out-
 under each score of `hub.kit.anomaly`; AUROC of each score x model x set, and each set's mean NLL.
 
     python bench/anomaly.py [--limit N] [--threads 2]
+    python bench/anomaly.py --demos dcgan      # one retrained model's figures again, the others kept from --out
 
 Sets: `fashion_mnist` (the test split, binarized the way static binarized MNIST was: each pixel drawn once
 from its intensity, seed 0), `noise` (pixels on with probability 1/2), `blank` (all off), 1,000 each of
@@ -58,13 +59,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="images of MNIST and Fashion-MNIST (default: all 10,000)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "anomaly.json"))
+    parser.add_argument("--demos", nargs="+", help="measure only these demos and replace their figures in --out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     hub = Hub.create(entry_points=False, devices=parse_inventory(""))
+    chosen = [d for d in hub.demos.values() if d.trained and (not args.demos or d.id in args.demos)]
     sets, valid = image_sets(args.limit), data.binarized_mnist("valid")[0]
-    result = {"machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}", "sizes": {k: len(v) for k, v in
-              sets.items()}, "auroc": {}, "mean_nll": {}}
-    for demo in [d for d in hub.demos.values() if d.log_likelihood and d.trained]:
+    result = json.loads(Path(args.out).read_text()) if args.demos else \
+        {"machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}", "sizes": {k: len(v) for k, v in
+         sets.items()}, "auroc": {}, "mean_nll": {}}
+    if result["sizes"] != {k: len(v) for k, v in sets.items()}:
+        raise SystemExit(f"{args.out} was measured on other set sizes ({result['sizes']}): use its --limit")
+    for demo in [d for d in chosen if d.log_likelihood]:
         with hub.handle(demo.id).use(demo.models[0].name) as model:
             nll = {name: -demo.log_likelihood(model, likelihood.flat(x)).numpy() for name, x in sets.items()}
             typical = float(-demo.log_likelihood(model, likelihood.flat(valid)).mean())
@@ -72,7 +78,7 @@ def main() -> None:
         result["auroc"][demo.id] = aurocs({name: anomaly.scores(nll[name], x, typical) for name, x in sets.items()})
         print(demo.id, json.dumps(result["auroc"][demo.id]), json.dumps(result["mean_nll"][demo.id]), flush=True)
     gray = grayscale_sets(args.limit)
-    for demo in [d for d in hub.demos.values() if d.discriminator_score and d.trained]:
+    for demo in [d for d in chosen if d.discriminator_score]:
         with hub.handle(demo.id).use(demo.models[0].name) as model:
             scored = {name: {"discriminator": anomaly.discriminator_scores(demo, model, x)} for name, x in gray.items()}
         result["auroc"][demo.id] = aurocs(scored)
