@@ -66,6 +66,18 @@ def test_greedy_and_beam_agree_with_and_without_the_cache_and_respect_the_length
     assert all(len(ids) <= model.length_limit(src, None) for ids in model.beam_search(src, 2))
 
 
+def test_a_sentence_translates_the_same_alone_and_beside_longer_ones(tiny_translator):
+    """The untrained model never says </s>, so each translation runs to its length guard: the sentence's
+    own, not the longest one's in the batch."""
+    model, short = tiny_translator.model, "Two dogs"
+    src = tiny_translator.batch(["A man sleeping in a green room on a couch.", short])
+    alone = tiny_translator.batch([short])
+    assert model.length_limits(src, None).tolist()[1] == model.length_limit(alone, None) < model.length_limit(src, None)
+    assert model.greedy(src)[1] == model.greedy(alone)[0]
+    assert len(model.greedy(alone)[0]) == model.length_limit(alone, None)
+    assert model.beam_search(src, 3)[1] == model.beam_search(alone, 3)[0]
+
+
 def test_a_tokenizer_that_does_not_match_the_model_is_refused(tokenizer):
     model = Transformer(tokenizer.get_vocab_size(), 16, 2, 1, 32, pad_id=3)
     with pytest.raises(ValueError, match="special ids"):

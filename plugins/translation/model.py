@@ -65,8 +65,14 @@ class Transformer(nn.Module):
         return F.log_softmax(logits[:, -1].float(), -1)
 
     def length_limit(self, src: torch.Tensor, max_len: int | None) -> int:
-        """The maximum length guard: a translation may not run past this many tokens."""
-        return min(max_len or src.size(1) * 2 + 10, self.max_len - 1)
+        """The maximum length guard: no translation of `src` may run past this many tokens."""
+        return int(self.length_limits(src, max_len).max())
+
+    def length_limits(self, src: torch.Tensor, max_len: int | None) -> torch.Tensor:
+        """Each sentence's own guard [b]: `max_len`, or twice its length plus 10 tokens (its padding not
+        counted, so that batching a sentence with longer ones never changes its translation)."""
+        limits = torch.full((src.size(0),), max_len) if max_len else (src != self.pad_id).sum(1).cpu() * 2 + 10
+        return limits.clamp(max=self.max_len - 1).to(src.device)
 
     @torch.no_grad()
     def greedy(self, src: torch.Tensor, max_len: int | None = None, use_cache: bool = True) -> list[list[int]]:
@@ -75,11 +81,12 @@ class Transformer(nn.Module):
         tokens = torch.full((src.size(0), 1), self.bos_id, device=src.device)
         finished = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
         caches = [{} for _ in self.decoder] if use_cache else None
-        for _ in range(self.length_limit(src, max_len)):
+        limits = self.length_limits(src, max_len)
+        for step in range(1, int(limits.max()) + 1):
             best = self.next_log_probs(tokens, memory, mask, caches).argmax(-1)
             best = best.masked_fill(finished, self.pad_id)
             tokens = torch.cat([tokens, best[:, None]], 1)
-            finished |= best == self.eos_id
+            finished |= (best == self.eos_id) | (limits <= step)
             if finished.all():
                 break
         return [self.strip(row) for row in tokens.tolist()]
@@ -101,7 +108,8 @@ class Transformer(nn.Module):
         finished = torch.zeros(src.size(0) * beam, dtype=torch.bool, device=src.device)
         caches = [{} for _ in self.decoder] if use_cache else None
         best: dict[int, list[int]] = {}
-        for _ in range(self.length_limit(src, max_len)):
+        limits = self.length_limits(src, max_len)             # a sentence at its limit ends unfinished
+        for step in range(1, int(limits.max()) + 1):
             b = sentences.numel()
             log_probs = self.next_log_probs(tokens, memory, mask, caches)
             log_probs[finished] = float("-inf")
@@ -114,7 +122,7 @@ class Transformer(nn.Module):
             finished = finished[order] | (new_tokens == self.eos_id)
             if caches is not None:
                 reorder_cache(caches, order)
-            done = finished.view(b, beam).all(1)
+            done = finished.view(b, beam).all(1) | (limits[sentences] <= step)
             if done.any():
                 best.update(self.best_hypotheses(sentences[done], tokens.view(b, beam, -1)[done], scores[done], alpha))
                 if done.all():
@@ -124,8 +132,6 @@ class Transformer(nn.Module):
                 memory, mask = memory[rows], mask[rows]
                 if caches is not None:
                     keep_cache_rows(caches, rows)
-        else:                                                 # the length limit: the rest end unfinished
-            best.update(self.best_hypotheses(sentences, tokens.view(sentences.numel(), beam, -1), scores, alpha))
         return [best[i] for i in range(src.size(0))]
 
     def best_hypotheses(self, sentences: torch.Tensor, tokens: torch.Tensor, scores: torch.Tensor,
