@@ -266,6 +266,12 @@ def test_shipped_stargan_weights_card_and_figures():
     for value, share in m["attribute_attainment"].items():
         assert share > m["base_rate"][value] + 0.2, value          # the change is G's, not the input's
     assert len(m["digit_kept_per_digit"]) == 10 and min(m["style_reader_accuracy_on_real"].values()) > 0.95
+    # every MNIST test digit is translated to each stroke value and to the USPS style, every USPS one to MNIST's
+    by_target, n_mnist, n_usps = m["digit_kept_by_target"], m["mnist_examples"], m["usps_examples"]
+    assert set(by_target) == {*m["attribute_attainment"], "usps_style", "mnist_style"}
+    pooled = (sum(by_target.values()) - by_target["mnist_style"]) * n_mnist + by_target["mnist_style"] * n_usps
+    assert pooled / (6 * n_mnist + n_usps) == pytest.approx(m["digit_kept"], abs=1e-4)
+    assert f"MNIST style {100 * by_target['mnist_style']:.1f}%" in card
 
 
 def test_the_shipped_stargan_changes_what_it_is_asked_through_the_app():
