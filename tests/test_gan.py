@@ -193,6 +193,25 @@ def test_a_run_stopped_while_saving_resumes_from_the_last_whole_checkpoint(tmp_p
     assert [path.name for path in tmp_path.iterdir()] == ["resume.pt"]          # no half-written file left
 
 
+def test_a_resumed_run_keeps_the_log_of_the_epochs_before_the_interruption(tmp_path):
+    from hub.kit import training
+
+    def log_once(demo_id, line):
+        log = training.training_logger(demo_id, tmp_path)
+        log.info(line)
+        for handler in log.handlers:
+            handler.close()
+        log.handlers.clear()
+
+    log_once("test.first", "epoch 1 of the first run")
+    training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).save({"epoch": 1})
+    log_once("test.resumed", "resuming after epoch 1")
+    assert "epoch 1 of the first run" in (tmp_path / "train.log").read_text()
+    (tmp_path / training.RESUME_FILE).unlink()
+    log_once("test.fresh", "a fresh run")
+    assert (tmp_path / "train.log").read_text().count("\n") == 1 and "first run" not in (tmp_path / "train.log").read_text()
+
+
 def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batch_norm(tmp_path):
     import logging
 

@@ -255,6 +255,9 @@ def test_the_identity_ablation_says_from_the_figures_whether_it_helped():
     config["ablation"] = {"identity_weight": 5.0, "minutes": 50.0, "command": "python -m x",
                           "metrics": {k: 0.95 for k in ABLATION_KEYS}}
     assert "helped on every figure" in ablation(config) and "+5.0 points" in ablation(config)
+    assert "same time budget" in ablation(config)
+    config["training"]["minutes"] = 100.0
+    assert "unequal time" in ablation(config) and "same time budget" not in ablation(config)
     config["ablation"]["metrics"] = {**base, ABLATION_KEYS[0]: 0.8, ABLATION_KEYS[1]: 0.95}
     assert "helped on some figures and hurt on others" in ablation(config)
 

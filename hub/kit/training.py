@@ -36,8 +36,10 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def training_logger(demo_id: str, out_dir: Path, append: bool = False) -> logging.Logger:
     """Logs to stderr and to <out_dir>/train.log (kept with the weights as the record of the run), started
-    afresh unless `append`."""
+    afresh unless `append` or a run interrupted there is about to resume (its log goes on)."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    append = append or (out_dir / RESUME_FILE).exists()
     logger = logging.getLogger(f"hub.train.{demo_id}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
