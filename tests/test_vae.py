@@ -97,6 +97,20 @@ def test_interpolation_and_latent_map(action):
     assert sum(len(c.get_offsets()) for c in figure.axes[0].collections) == 500
 
 
+def test_the_prior_shows_its_pseudo_inputs_and_what_they_decode_to(action):
+    """The shipped prior is a VampPrior: its pseudo-inputs are learned images, not the blank they started
+    as, and each decodes (from its component's mean) to something the evaluator reads as a digit."""
+    from hub.kit import evaluator
+
+    pseudo, decoded = action("prior")(64)
+    assert pseudo.shape == decoded.shape == (8 * 28 * 2 + 7 * 2 * 2,) * 2
+    assert pseudo.std() > 25                                 # uint8: far from the near-blank start
+    cells = np.pad(decoded[::2, ::2] / 255.0, ((0, 2), (0, 2))).reshape(8, 30, 8, 30)[:, :28, :, :28]
+    cells = cells.transpose(0, 2, 1, 3).reshape(64, 28, 28).astype(np.float32)
+    confidence = evaluator.outputs(evaluator.load(), cells)[1].max(1)
+    assert np.median(confidence) > 0.9
+
+
 BAD_INPUTS = [
     ("sample", (0, float("nan"), 4), "Temperature must be a finite number"),
     ("sample", (0, float("inf"), 4), "Temperature must be a finite number"),
@@ -116,6 +130,8 @@ BAD_INPUTS = [
     ("interpolate", (0, 1, float("inf")), "Steps must be a finite number"),
     ("latent_map", (float("nan"),), "Points must be a finite number"),
     ("latent_map", (5,), "Points must be between 100 and 10000"),
+    ("prior", (0,), "Pseudo-inputs must be between 1 and 100"),
+    ("prior", (float("nan"),), "Pseudo-inputs must be a finite number"),
 ]
 
 
@@ -182,3 +198,48 @@ def test_the_iwae_bound_trains_and_is_tighter_than_the_elbo():
         mu, logvar = vae.encode(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         assert torch.allclose(unweighted, vae.log_px_given_z(x, vae.decode(z)), atol=1e-4)
+
+
+def test_the_vampprior_is_the_mixture_of_posteriors_at_its_pseudo_inputs(tmp_path):
+    """p(z) = (1/K) sum_k q(z|u_k) (Tomczak & Welling 2018, Eq. 9): its density, its samples, the KL estimate
+    the ELBO trains on, gradients into the pseudo-inputs, and a saved model loading back with its prior."""
+    import torch
+    from torch.distributions import Independent, Normal, kl_divergence
+
+    from hub.weights import load_model, save
+    from plugins.vae.model import VAE
+
+    torch.manual_seed(0)
+    vae = VAE(hidden=(32,), z_dim=4, pseudo_inputs=3)
+    with torch.no_grad():
+        mu, logvar = vae.prior_components()
+        components = Independent(Normal(mu, (0.5 * logvar).exp()), 1)
+        z = torch.randn(6, 5, 4)
+        mixture = torch.logsumexp(components.log_prob(z[..., None, :]), -1) - math.log(3)
+        assert torch.allclose(vae.log_prior(z), mixture, atol=1e-4)
+        assert not torch.allclose(vae.log_prior(z), VAE(hidden=(32,), z_dim=4).log_prior(z))
+
+        draws = vae.sample_prior(30000, torch.Generator().manual_seed(1))
+        assert torch.equal(vae.sample_prior(10, torch.Generator().manual_seed(2)),
+                           vae.sample_prior(10, torch.Generator().manual_seed(2)))
+        assert torch.allclose(draws.mean(0), mu.mean(0), atol=0.05)
+        spread = (logvar.exp() + mu.pow(2)).mean(0) - mu.mean(0).pow(2)       # the mixture's variance
+        assert torch.allclose(draws.var(0), spread, rtol=0.1)
+
+        single = VAE(hidden=(32,), z_dim=4, pseudo_inputs=1)       # one component: KL has a closed form to check
+        x = (torch.rand(2, 784) > 0.5).float()
+        q_mu, q_logvar = single.encode(x)
+        z = q_mu + torch.randn(40000, *q_mu.shape) * (0.5 * q_logvar).exp()
+        p_mu, p_logvar = single.prior_components()
+        exact = kl_divergence(Independent(Normal(q_mu, (0.5 * q_logvar).exp()), 1),
+                              Independent(Normal(p_mu, (0.5 * p_logvar).exp()), 1))
+        assert torch.allclose(single.kl_to_prior(q_mu, q_logvar, z), exact, rtol=0.05, atol=0.05)
+
+    x = (torch.rand(8, 784) > 0.5).float()
+    (-vae.elbo(x).mean()).backward()
+    assert vae.pseudo_inputs.grad is not None and vae.pseudo_inputs.grad.abs().sum() > 0
+
+    save(tmp_path, vae, {"model": {"hidden": [32], "z_dim": 4, "pseudo_inputs": 3}})
+    loaded, _ = load_model(VAE, tmp_path)
+    with torch.no_grad():
+        assert torch.allclose(loaded.log_prior(z[:3]), vae.log_prior(z[:3]))

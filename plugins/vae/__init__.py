@@ -6,8 +6,9 @@ from hub import DemoSpec, ModelSpec, hookimpl, lazy, package_parts, weights_dir
 
 __version__ = "1.0.0"
 DEMO_ID = "vae"
-DESCRIPTION = """A **variational autoencoder** (Kingma & Welling, 2014): an encoder q(z|x), a Gaussian prior p(z) and a
-Bernoulli decoder p(x|z), trained by maximising the evidence lower bound (ELBO) on static binarized MNIST.
+DESCRIPTION = """A **variational autoencoder** (Kingma & Welling, 2014): an encoder q(z|x), a prior p(z) and a
+Bernoulli decoder p(x|z), trained by maximising the evidence lower bound (ELBO) on static binarized MNIST. The prior is
+the VampPrior (Tomczak & Welling, 2018): the average of q(z|u) over learned pseudo-images u.
 Being an *explicit* model, it gives every image a (bounded) likelihood: draw something and see how
 typical the model finds it."""
 
@@ -23,11 +24,11 @@ def load_vae(directory=None):
 
 
 def sample_means(vae, n, generator):
-    """Digits decoded from z ~ N(0, I): the Bernoulli means, as the Sample tab shows them."""
+    """Digits decoded from z ~ p(z): the Bernoulli means, as the Sample tab shows them."""
     import torch
 
     with torch.no_grad():
-        z = torch.randn(n, vae.z_dim, generator=generator).to(next(vae.parameters()).device)
+        z = vae.sample_prior(n, generator).to(next(vae.parameters()).device)
         return torch.sigmoid(vae.decode(z)).view(n, 28, 28).cpu().numpy()
 
 

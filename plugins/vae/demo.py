@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from hub import Batched
+from hub import Batched, InputError
 from hub.kit import binary_digit, enlarge, integer, likelihood_plot, number, pyplot, test_digits, tile, verdict
 
 from .model import importance_weighted
@@ -27,7 +27,7 @@ class VAEDemo:
     def sample_batch(self, requests: list[tuple[int, float, int]]) -> list[np.ndarray]:
         """Every request's grid decoded in one pass; each z drawn from its own seed, as if alone."""
         with self.models.use() as vae, torch.no_grad():
-            z = torch.cat([torch.randn(grid * grid, vae.z_dim, generator=torch.Generator().manual_seed(seed)) * temperature
+            z = torch.cat([vae.sample_prior(grid * grid, torch.Generator().manual_seed(seed), temperature)
                            for seed, temperature, grid in requests])
             probs = torch.sigmoid(vae.decode(z.to(next(vae.parameters()).device))).view(-1, 28, 28).cpu().numpy()
         return np.split(probs, np.cumsum([grid * grid for _, _, grid in requests])[:-1])
@@ -35,6 +35,17 @@ class VAEDemo:
     @staticmethod
     def sample_grid(probs: np.ndarray) -> np.ndarray:
         return enlarge(tile(probs, math.isqrt(len(probs))), 3)
+
+    def prior_pictures(self, count) -> tuple[np.ndarray, np.ndarray]:
+        """The first `count` pseudo-inputs u_k of the VampPrior, and each decoded from its component's mean."""
+        count = integer(count, "Pseudo-inputs", 1, 100)
+        with self.models.use() as vae, torch.no_grad():
+            if vae.pseudo_inputs is None:
+                raise InputError("This VAE's prior is N(0, I): it has no pseudo-inputs to show.")
+            pseudo = vae.pseudo_images()[:count]
+            decoded = torch.sigmoid(vae.decode(vae.encode(pseudo)[0]))
+        side = math.ceil(math.sqrt(len(pseudo)))
+        return tuple(enlarge(tile(images.view(-1, 28, 28).cpu().numpy(), side), 2) for images in (pseudo, decoded))
 
     def analyze(self, image):
         """(model input, reconstruction, report, plot) for a drawn or uploaded digit."""
@@ -116,12 +127,22 @@ def build_ui(ctx) -> None:
         with gr.Row():
             with gr.Column(scale=1):
                 seed = gr.Number(value=0, precision=0, label="Seed")
-                temperature = gr.Slider(0.1, 3.0, value=1.0, step=0.05, label="Temperature (prior std)")
+                temperature = gr.Slider(0.1, 3.0, value=1.0, step=0.05, label="Temperature (scales the spread of z ~ p(z))")
                 grid = gr.Slider(1, 12, value=8, step=1, label="Grid size")
                 sample_button = gr.Button("Sample", variant="primary")
                 gr.Examples([[0, 1.0, 8], [7, 0.6, 8], [42, 1.5, 6]], inputs=[seed, temperature, grid])
-            samples = gr.Image(label="Samples: Bernoulli means of p(x|z), z ~ N(0, T²I)", format="png")
+            samples = gr.Image(label="Samples: Bernoulli means of p(x|z), z ~ p(z) at temperature T", format="png")
         ctx.on(sample_button.click, "sample", demo.sample, [seed, temperature, grid], samples)
+        with gr.Accordion("What the prior is made of", open=False):
+            gr.Markdown("p(z) is the VampPrior: the average of q(z|u) over K learned pseudo-inputs u. A sample picks "
+                        "one u at random, then draws z from q(z|u). Here are the pseudo-inputs, and what each "
+                        "decodes to from its component's mean.")
+            count = gr.Slider(1, 100, value=64, step=1, label="Pseudo-inputs to show")
+            prior_button = gr.Button("Show the prior's pseudo-inputs")
+            with gr.Row():
+                pseudo = gr.Image(label="Pseudo-inputs u_k (learned, in [0, 1])", format="png")
+                decoded = gr.Image(label="Decoded from the mean of q(z|u_k)", format="png")
+        ctx.on(prior_button.click, "prior", demo.prior_pictures, count, [pseudo, decoded])
 
     with gr.Tab("Reconstruct & likelihood"):
         gr.Markdown("Draw a digit and press *Reconstruct drawing*; "
