@@ -2,7 +2,8 @@
 
 q(z|x) = N(mu(x), diag sigma^2(x)),  p(x|z) = prod_i Bernoulli(x_i; sigmoid(logits(z))_i),
 p(z) = N(0, I), or with K pseudo-inputs u_k the VampPrior (Tomczak & Welling 2018, Eq. 9):
-p(z) = (1/K) sum_k q(z|u_k), the prior the ELBO asks for (the aggregate posterior), with K points for N.
+p(z) = (1/K) sum_k q(z|u_k): the prior the ELBO asks for, the average of q(z|x) over the data, with K
+learned points standing in for the N training images.
 """
 from __future__ import annotations
 
