@@ -329,5 +329,5 @@ def test_the_system_tab_shows_sizes_with_their_units():
     hub = Hub.create(allow="vae", entry_points=False, devices=parse_inventory(""))
     _, rows = api_fn(build_app(hub), "system_status")()
     vae = next(row for row in rows if row[3] == "vae")
-    assert vae[8] == "4.4 MB" and vae[9] == "0"                      # estimated; not loaded yet
-    assert any(row[8] == 4_367_680 for row in hub.system_rows())     # `hub list --json` keeps the number
+    assert vae[8] == "5.9 MB" and vae[9] == "0"                      # estimated; not loaded yet
+    assert any(row[8] == 5_935_680 for row in hub.system_rows())     # `hub list --json` keeps the number
