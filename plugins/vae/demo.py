@@ -27,7 +27,8 @@ class VAEDemo:
     def sample_batch(self, requests: list[tuple[int, float, int]]) -> list[np.ndarray]:
         """Every request's grid decoded in one pass; each z drawn from its own seed, as if alone."""
         with self.models.use() as vae, torch.no_grad():
-            z = torch.cat([vae.sample_prior(grid * grid, torch.Generator().manual_seed(seed), temperature)
+            components = vae.prior_components() if vae.pseudo_inputs is not None else None    # once per batch
+            z = torch.cat([vae.sample_prior(grid * grid, torch.Generator().manual_seed(seed), temperature, components)
                            for seed, temperature, grid in requests])
             probs = torch.sigmoid(vae.decode(z.to(next(vae.parameters()).device))).view(-1, 28, 28).cpu().numpy()
         return np.split(probs, np.cumsum([grid * grid for _, _, grid in requests])[:-1])

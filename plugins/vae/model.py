@@ -56,15 +56,17 @@ class VAE(nn.Module):
         mu, logvar = components if components is not None else self.prior_components()
         return torch.logsumexp(component_log_densities(z, mu, logvar), dim=-1) - math.log(len(mu))
 
-    def sample_prior(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+    def sample_prior(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+                     components=None) -> torch.Tensor:
         """n draws of z ~ p(z) on the CPU, their spread scaled by `temperature` (the noise of N(0, I), or of
-        the chosen component q(z|u_k) for the VampPrior)."""
+        the chosen component q(z|u_k) for the VampPrior). `components`, from `prior_components`, saves
+        encoding the pseudo-inputs again when several calls share them."""
         eps = torch.randn(n, self.z_dim, generator=generator) * temperature
         if self.pseudo_inputs is None:
             return eps
         k = torch.randint(len(self.pseudo_inputs), (n,), generator=generator)
         with torch.no_grad():
-            mu, logvar = (t.cpu() for t in self.prior_components())
+            mu, logvar = (t.cpu() for t in (components if components is not None else self.prior_components()))
         return mu[k] + eps * (0.5 * logvar[k]).exp()
 
     def kl_to_prior(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -137,10 +137,10 @@ PAPER = {"k1": 88.71, "k50": 87.10}     # IWAE paper, static binarization, as qu
 STANDARD_PRIOR = {"k5000": 88.73, "parameters": 1_091_920, "minutes": 16, "epochs": 300}     # its card, test split
 
 
-def prior_text(pseudo_inputs: int, hidden, z_dim: int) -> str:
+def prior_text(pseudo_inputs: int, x_dim: int = 784) -> str:
     if not pseudo_inputs:
         return "Prior p(z) = N(0, I).\n"
-    stored = pseudo_inputs * 784
+    stored = pseudo_inputs * x_dim
     return f"""
 Prior: the VampPrior (Tomczak & Welling 2018), a mixture of the encoder's own posteriors at K = {pseudo_inputs}
 learned pseudo-inputs u_k, p(z) = (1/K) sum_k q(z|u_k). The ELBO's KL term is smallest when p(z) is the
@@ -167,7 +167,7 @@ the decoder fit the data more closely.
 
 A variational autoencoder (Kingma & Welling 2014): MLP encoder {cfg['hidden']} -> Gaussian q(z|x) with
 {cfg['z_dim']} dimensions, MLP decoder -> Bernoulli p(x|z), softplus units. {params:,} parameters.
-{prior_text(cfg.get('pseudo_inputs', 0), cfg['hidden'], cfg['z_dim'])}{objective}
+{prior_text(cfg.get('pseudo_inputs', 0))}{objective}
 ## Data
 Static binarized MNIST (Salakhutdinov & Murray 2008, Larochelle's split): trained on the 50,000
 training images; the checkpoint with the best validation {bound} (epoch {best_epoch}) is kept; the figures
