@@ -240,3 +240,14 @@ def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batc
     assert not (tmp_path / training.RESUME_FILE).exists()
     norm = model.generator.project[1]
     assert norm.running_mean.abs().sum() > 0 and int(norm.num_batches_tracked) > 0   # averaged buffers kept
+
+
+def test_decay_epochs_lower_the_learning_rate_linearly_over_the_last_epochs():
+    from hub.kit import adversarial
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    decay, rates = adversarial.linear_decay(optimizer, epochs=5, decay_epochs=3), []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        decay.step()
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 2e-3 / 3, 1e-3 / 3])

@@ -5,7 +5,8 @@
   cross-entropy with one-sided label smoothing, and the generator's non-saturating -log D(G(z))
   (Goodfellow et al. 2014, Sec. 3) in place of log(1 - D(G(z))). A paper overrides what it changes.
 - `train_gan`: Adam for G and D, one D step then one G step per batch, an exponential moving
-  average of the whole model (batch-norm statistics too), and `fit`'s epoch loop.
+  average of the whole model (batch-norm statistics too), optionally both learning rates decayed
+  linearly over the last epochs, and `fit`'s epoch loop.
 - `fit`: the epoch loop any adversarial model can use (the AAE's too): tqdm, a log line per
   epoch, the checkpoint with the best Frechet LeNet Distance against held-apart training digits,
   a wall-clock budget, and resuming after an interrupted run from `<out_dir>/resume.pt` (the
@@ -129,7 +130,8 @@ def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor,
               log, generator, out_dir: Path, report: Callable[[nn.Module], str] | None = None) -> dict:
     """Train `model` on `images` [N, 1, 28, 28] in [-1, 1] (with their `digits`), keeping the checkpoint
     whose samples are nearest (FLD) the `reference` features (`evaluator.held_apart_features(n)`). cfg: lr,
-    betas, generator_lr (G's, if not lr), batch_size, real_label, ema_decay, epochs, max_minutes.
+    betas, generator_lr (G's, if not lr), batch_size, real_label, ema_decay, epochs, max_minutes, and
+    optionally decay_epochs (see `linear_decay`).
     Leaves the best checkpoint of the weight average in `model`; returns `fit`'s record."""
     optimizers = {
         "generator": torch.optim.Adam(model.generator.parameters(), lr=cfg.get("generator_lr", cfg["lr"]),
@@ -143,8 +145,17 @@ def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor,
         average.update_parameters(model)
         return losses
 
-    return fit(model, (images, digits), step, cfg, log, generator, out_dir, optimizers,
-               score=selection_fld(reference), average=average, loss_names=("D loss", "G loss"), report=report)
+    schedules = tuple(linear_decay(o, cfg["epochs"], cfg["decay_epochs"]) for o in optimizers.values()) \
+        if cfg.get("decay_epochs") else ()
+    return fit(model, (images, digits), step, cfg, log, generator, out_dir, optimizers, score=selection_fld(reference),
+               average=average, schedules=schedules, loss_names=("D loss", "G loss"), report=report)
+
+
+def linear_decay(optimizer: torch.optim.Optimizer, epochs: int, decay_epochs: int):
+    """The learning rate held for epochs - decay_epochs epochs, then lowered linearly each epoch, to
+    1 / decay_epochs of itself in the last one: late in a run, full-size steps keep G circling the
+    equilibrium; smaller ones let it settle."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: min(1.0, (epochs - done) / decay_epochs))
 
 
 def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: dict, log, generator,

@@ -135,6 +135,9 @@ def model_card(kind: str, demo_id: str, cfg: dict, config: dict) -> str:
         extra += (f"| categorical code c1 vs digit class (Hungarian matching; paper: 95%) | "
                   f"{100 * m['category_accuracy_hungarian']:.2f}% |\n")
     revision = f"\n## What changed\n{REVISIONS[kind]}\n" if kind in REVISIONS else ""
+    decay = "" if not cfg.get("decay_epochs") else \
+        (f"; both rates held for {cfg['epochs'] - cfg['decay_epochs']} epochs, then lowered linearly over the last "
+         f"{cfg['decay_epochs']} (to 1/{cfg['decay_epochs']} of themselves in the last one)")
     return f"""# {TITLES[kind]} on MNIST
 
 {__doc__.strip().splitlines()[0]}
@@ -152,7 +155,7 @@ LeNet Distance (FLD) against the 10,000 held-apart training images is kept (epoc
 ## Training
 Exact command: `python -m hub train {demo_id}`
 Adam, lr {cfg['lr']} for D and {cfg.get('generator_lr', cfg['lr'])} for G, betas {tuple(cfg['betas'])}, batch {cfg['batch_size']}, up to {cfg['epochs']} epochs or
-{cfg['max_minutes']} minutes; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).
+{cfg['max_minutes']} minutes{decay}; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).
 
 ## Metrics (the hub's evaluator, `hub/kit/evaluator.py`)
 | metric | value |
