@@ -127,7 +127,7 @@ def run_epochs(one_epoch: Callable[[int], str], score: Callable[[torch.nn.Module
     progress = (checkpoints.restore() if checkpoints else None) or \
         {"epoch": 0, "minutes": 0.0, "best": {"score": worst, "epoch": 0, "state": None}}
     if progress["epoch"]:
-        log.info("resuming after epoch %d (best %s %.2f @%d)", progress["epoch"], score_name,
+        log.info("resuming after epoch %d (best %s %.5g @%d)", progress["epoch"], score_name,
                  progress["best"]["score"], progress["best"]["epoch"])
     started, best, epoch = time.time() - 60 * progress["minutes"], progress["best"], progress["epoch"]
     for epoch in tqdm(range(progress["epoch"] + 1, cfg["epochs"] + 1), desc="epochs"):
@@ -140,7 +140,7 @@ def run_epochs(one_epoch: Callable[[int], str], score: Callable[[torch.nn.Module
             if (value > best["score"] if maximise else value < best["score"]) and (selectable(epoch) or last):
                 best = {"score": value, "epoch": epoch,
                         "state": {k: v.clone() for k, v in scored.state_dict().items()}}
-            log.info("epoch %d  %s  %s %.2f  best %.2f @%d  %.1f min", epoch, summary, score_name, value,
+            log.info("epoch %d  %s  %s %.5g  best %.5g @%d  %.1f min", epoch, summary, score_name, value,
                      best["score"], best["epoch"], minutes)
             patience_spent = selectable(epoch) and epoch - best["epoch"] >= cfg.get("patience", math.inf)
         if checkpoints:
