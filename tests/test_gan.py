@@ -251,3 +251,16 @@ def test_decay_epochs_lower_the_learning_rate_linearly_over_the_last_epochs():
         optimizer.step()
         decay.step()
     assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 2e-3 / 3, 1e-3 / 3])
+
+
+def test_decay_schedules_cover_every_optimizer_only_when_the_settings_ask():
+    from hub.kit import adversarial
+    optimizers = {name: torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3) for name in ("G", "D")}
+    assert adversarial.decay_schedules(optimizers, {"epochs": 4}) == ()
+    schedules = adversarial.decay_schedules(optimizers, {"epochs": 4, "decay_epochs": 2})
+    for _ in range(3):
+        for optimizer in optimizers.values():
+            optimizer.step()
+        for schedule in schedules:
+            schedule.step()
+    assert [o.param_groups[0]["lr"] for o in optimizers.values()] == pytest.approx([5e-4, 5e-4])

@@ -145,10 +145,8 @@ def train_gan(model: AdversarialNet, images: torch.Tensor, digits: torch.Tensor,
         average.update_parameters(model)
         return losses
 
-    schedules = tuple(linear_decay(o, cfg["epochs"], cfg["decay_epochs"]) for o in optimizers.values()) \
-        if cfg.get("decay_epochs") else ()
     return fit(model, (images, digits), step, cfg, log, generator, out_dir, optimizers, score=selection_fld(reference),
-               average=average, schedules=schedules, loss_names=("D loss", "G loss"), report=report)
+               average=average, schedules=decay_schedules(optimizers, cfg), loss_names=("D loss", "G loss"), report=report)
 
 
 def linear_decay(optimizer: torch.optim.Optimizer, epochs: int, decay_epochs: int):
@@ -156,6 +154,21 @@ def linear_decay(optimizer: torch.optim.Optimizer, epochs: int, decay_epochs: in
     1 / decay_epochs of itself in the last one: late in a run, full-size steps keep G circling the
     equilibrium; smaller ones let it settle."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: min(1.0, (epochs - done) / decay_epochs))
+
+
+def decay_schedules(optimizers: dict, cfg: dict) -> tuple:
+    """`linear_decay` for every optimizer when cfg asks for it with decay_epochs, else none."""
+    if not cfg.get("decay_epochs"):
+        return ()
+    return tuple(linear_decay(o, cfg["epochs"], cfg["decay_epochs"]) for o in optimizers.values())
+
+
+def decay_phrase(cfg: dict) -> str:
+    """The card's words for `decay_schedules` ("" when there is no decay), to follow a sentence on the rates."""
+    if not cfg.get("decay_epochs"):
+        return ""
+    return (f"; both rates held for {cfg['epochs'] - cfg['decay_epochs']} epochs, then lowered linearly over the last "
+            f"{cfg['decay_epochs']} (to 1/{cfg['decay_epochs']} of themselves in the last one)")
 
 
 def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: dict, log, generator,

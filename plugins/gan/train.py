@@ -135,9 +135,7 @@ def model_card(kind: str, demo_id: str, cfg: dict, config: dict) -> str:
         extra += (f"| categorical code c1 vs digit class (Hungarian matching; paper: 95%) | "
                   f"{100 * m['category_accuracy_hungarian']:.2f}% |\n")
     revision = f"\n## What changed\n{REVISIONS[kind]}\n" if kind in REVISIONS else ""
-    decay = "" if not cfg.get("decay_epochs") else \
-        (f"; both rates held for {cfg['epochs'] - cfg['decay_epochs']} epochs, then lowered linearly over the last "
-         f"{cfg['decay_epochs']} (to 1/{cfg['decay_epochs']} of themselves in the last one)")
+    decay = adversarial.decay_phrase(cfg)
     return f"""# {TITLES[kind]} on MNIST
 
 {__doc__.strip().splitlines()[0]}

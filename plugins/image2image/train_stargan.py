@@ -176,7 +176,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     reader = style_reader()
     score = selection_score(split["valid"], cfg["selection_digits"], reader)
     best = adversarial.fit(model, (strokes_x, strokes_codes), step, cfg, log, generator, out_dir, optimizers,
-                           score=score, average=average, score_name="shortfall (held-apart)",
+                           score=score, average=average, schedules=adversarial.decay_schedules(optimizers, cfg),
+                           score_name="shortfall (held-apart)",
                            loss_names=("D adversarial", "D cls", "G cls", "reconstruction"))
     metrics = evaluate(model, limit)
     log.info("test metrics %s", json.dumps(metrics))
@@ -239,7 +240,7 @@ kept fall short of 1: epoch {t['best_epoch']} of {t['last_epoch']}.
 Exact command: `python -m hub train stargan`
 WGAN-GP (lambda_gp {t['lambda_gp']}), lambda_cls {t['lambda_cls']}, lambda_rec {t['lambda_rec']}, n_critic {t['n_critic']} (the paper's), one
 critic iteration on each label set in turn; Adam (lr {t['lr']}, betas {tuple(t['betas'])}; the paper's 1e-4 is
-slower than this budget allows), batch {t['batch_size']}, an exponential moving average of the weights (decay
+slower than this budget allows{adversarial.decay_phrase(t)}), batch {t['batch_size']}, an exponential moving average of the weights (decay
 {t['ema_decay']}); {t['generator_steps']:,} generator steps, seed {t['seed']}; {t['minutes']:.0f} minutes on 2 CPU threads.
 
 ## Metrics (test splits: {m['mnist_examples']:,} MNIST digits, {m['usps_examples']:,} USPS digits)
