@@ -196,6 +196,35 @@ def test_stargan_measures_on_an_identity_generator():
     assert m["style_attainment_by_direction"] == {"mnist_to_usps": 0.0, "usps_to_mnist": 1.0}
     assert m["reconstruction_error"] == 0 and m["digit_kept"] > 0.9
     assert set(m["digit_kept_per_digit"]) == {str(d) for d in range(10)}
+    assert set(m["digit_kept_by_change"]) == {f"{source}_to_{target}" for values in (("thin", "thick"), ("left", "upright", "right"))
+                                              for source in values for target in values}
+    assert all(share > 0.9 for share in m["digit_kept_by_change"].values())
+
+
+def test_the_digit_kept_is_counted_per_change_of_band():
+    """A generator that keeps the digit only when the slant is to stay where it is: the breakdown puts
+    every loss in the cells that change the slant band."""
+    from plugins.image2image.stargan import SLICES, StarGAN, stroke_labels
+    from plugins.image2image.train_stargan import measure
+
+    mnist = tuple(a[:300] for a in domains.mnist("test"))
+    usps = tuple(a[:50] for a in domains.usps("test"))
+    slant_of = dict(zip(map(bytes, mnist[0]), stroke_labels(mnist[0])["slant"]))
+
+    class KeepsOnlyItsOwnSlant(StarGAN):
+        def translate(self, images, code):
+            out = images.clone()
+            for i, image in enumerate(images):
+                asked = code[i, SLICES["slant"]]
+                own = slant_of.get(bytes(image.numpy().astype(mnist[0].dtype)), -1)
+                if asked.sum() and own >= 0 and int(asked.argmax()) != own:
+                    out[i] = 0                      # a blank: the digit is lost
+            return out
+
+    change = measure(KeepsOnlyItsOwnSlant(width=4, blocks=1, critic_width=4), mnist, usps, Reader(style=0))["digit_kept_by_change"]
+    for source in ("left", "upright", "right"):
+        for target in ("left", "upright", "right"):
+            assert (change[f"{source}_to_{target}"] > 0.9) == (source == target), (source, target)
 
 
 def test_the_stargan_demo_renders_every_domain_and_explains_bad_input(tmp_path):
@@ -275,6 +304,10 @@ def test_shipped_stargan_weights_card_and_figures():
     pooled = (sum(by_target.values()) - by_target["mnist_style"]) * n_mnist + by_target["mnist_style"] * n_usps
     assert pooled / (6 * n_mnist + n_usps) == pytest.approx(m["digit_kept"], abs=1e-4)
     assert f"MNIST style {100 * by_target['mnist_style']:.1f}%" in card
+    change = m["digit_kept_by_change"]
+    assert len(change) == 2 * 2 + 3 * 3 and "| slant of the input | left | upright | right |" in card
+    worst = min(change, key=change.get)
+    assert f"{worst.replace('_to_', ' -> ')} keeps it in {100 * change[worst]:.1f}%" in card
 
 
 def test_the_shipped_stargan_changes_what_it_is_asked_through_the_app():
