@@ -68,7 +68,7 @@ def measure(model: StarGAN, mnist: tuple, usps: tuple, reader: domains.LeNet) ->
     of G(x, c) whose measured band is the target's) beside its base rate (inputs already there), style
     attainment (the style classifier reads the target style), the digit kept (the hub's evaluator
     reads x's label from every translation; also per target, beside how often it reads the untranslated
-    inputs right, and per change of band, where the big shears lose digits that small ones keep), and the
+    inputs right, and per change of band, from the input's band to the one asked for), and the
     reconstruction error |x - G(G(x, c), c')|."""
     model = getattr(model, "module", model).eval()
     mx, my = mnist
@@ -315,7 +315,7 @@ def worst_change(m: dict) -> str:
         return ""
     key = min(change, key=change.get)
     source, target = key.split("_to_")
-    return f"; it is lost most where the change is largest: {source} -> {target} keeps it in {percent(change[key])}"
+    return f"; the worst change of band: {source} -> {target} keeps it in {percent(change[key])}"
 
 
 def shortfalls(config: dict) -> str:
