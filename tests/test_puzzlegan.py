@@ -6,8 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from plugins.puzzlegan.puzzle import (PATCH, PATCHES, PLACES, SIDE, PuzzleGAN, crop, key_places, masks_of,
-                                      one_hot_places, paste, wrong_places)
+from hub.kit import training
+from plugins.puzzlegan.puzzle import (PATCH, PATCHES, PLACES, SIDE, PuzzleGAN, crop, joint_places, key_places, masks_of,
+                                      most_likely_places, one_hot_places, overlap_disagreement, paste, wrong_places)
 
 
 def digits(n: int = 6) -> torch.Tensor:
@@ -93,6 +94,50 @@ def test_the_losses_reach_every_network_and_the_spatial_loss_rewards_the_true_pl
     assert shuffled.grad.abs().sum() > 0                     # D is taught that moved patches are fake
 
 
+def test_crops_of_one_digit_agree_only_at_the_offset_they_were_cut_at():
+    image = digits(1)[0]
+    a, b = image[8:16, 10:18], image[11:19, 15:23]              # b's corner 3 rows down, 5 columns right of a's
+    table = overlap_disagreement(a[None], b[None])[0]
+    assert table.shape == (2 * PATCH - 1, 2 * PATCH - 1)
+    assert table[3 + PATCH - 1, 5 + PATCH - 1] == 0 and table.sum() > 0
+    assert overlap_disagreement(a[None], a[None])[0, PATCH - 1, PATCH - 1] == 0
+
+
+def test_places_chosen_together_keep_patches_apart_and_follow_where_overlapping_crops_agree():
+    images = digits(1)
+    truth = torch.tensor([[[4, 6], [8, 9], [14, 4]]])           # 4 and 3 pixels apart: the first two overlap
+    patches = crop(images, truth)
+
+    def logits(*favoured):                                      # each patch's places, likeliest first
+        out = torch.full((1, PATCHES, PLACES, PLACES), -20.0)
+        for k, places in enumerate(favoured):
+            for rank, (r, c) in enumerate(places):
+                out[0, k, r, c] = 5.0 - rank
+        return out
+
+    both_on_one = logits([(4, 6)], [(4, 6), (8, 9)], [(14, 4)])  # alone, patch 2 would lie on patch 1
+    assert most_likely_places(both_on_one)[0, 1].tolist() == [4, 6]
+    assert torch.equal(joint_places(both_on_one, patches), truth)
+    disagreeing = logits([(4, 6)], [(9, 8), (8, 9)], [(14, 4)])  # (9, 8) overlaps patch 1 where they differ
+    assert overlap_disagreement(patches[:, 0], patches[:, 1])[0, 5 + PATCH - 1, 2 + PATCH - 1] > 1
+    assert torch.equal(joint_places(disagreeing, patches), truth)
+    assert most_likely_places(disagreeing)[0, 1].tolist() == [9, 8]
+
+
+def test_the_placement_warm_up_trains_E_and_M_alone_and_its_epoch_count_survives_a_restart(tiny):
+    images = digits()
+    places = key_places(images, torch.Generator().manual_seed(0))
+    tiny.zero_grad()
+    tiny.place_loss(crop(images, places), places).backward()
+    assert all(p.grad is None for p in [*tiny.G.parameters(), *tiny.D.parameters()])
+    assert any(p.grad.abs().sum() > 0 for p in tiny.M.parameters())
+    count = training.EpochCount()
+    count.step(), count.step()
+    again = training.EpochCount()
+    again.load_state_dict(count.state_dict())
+    assert again.done == 2
+
+
 def png(array: np.ndarray, path) -> str:
     Image.fromarray(array.astype(np.uint8)).save(path)
     return str(path)
@@ -140,8 +185,12 @@ def test_the_shipped_puzzlegan_card_shows_the_figures_measured_on_the_whole_test
     m = config["metrics"]
     assert m["digits"] == 10_000 and m["patches_per_digit"] == PATCHES and m["patch_size"] == PATCH
     assert f"**{100 * m['digit_accuracy']:.1f}%**" in card and f"**{m['mask_error_px']:.2f} pixels**" in card
-    # short of the bar (15 points) today, but what G draws around the patches already reads better than they do
-    assert m["digit_accuracy"] > m["pasted_patches_accuracy"] and m["mask_error_px"] < 3.5
+    # the masks meet their bar (3 pixels); the digits read 13.8 points above the pasted patches, short of 15
+    assert m["mask_error_px"] <= 3 and m["digit_accuracy"] - m["pasted_patches_accuracy"] > 0.13
+    # placing the patches together, not each alone, and a perfect M would each give more
+    assert m["mask_error_px"] < m["mask_error_px_places_alone"] and m["digit_accuracy"] > m["digit_accuracy_places_alone"]
+    assert m["digit_accuracy_true_places"] > m["digit_accuracy"]
+    assert "## What changed" in card and "13.8 points" in card
 
 
 @pytest.mark.slow                # 1,000 test digits through the model and the evaluator in a subprocess

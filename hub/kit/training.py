@@ -73,6 +73,23 @@ def learning_rate_schedule(optimizer, cfg: dict, steps_per_epoch: int):
 RESUME_FILE = "resume.pt"
 
 
+class EpochCount:
+    """The epochs a run has finished, kept like a schedule (stepped after each epoch, saved and restored
+    with the checkpoints), for a training whose steps change with the epoch."""
+
+    def __init__(self):
+        self.done = 0
+
+    def step(self) -> None:
+        self.done += 1
+
+    def state_dict(self) -> dict:
+        return {"done": self.done}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.done = state["done"]
+
+
 class Checkpoints:
     """What an interrupted run needs to go on: its modules, optimizers, schedules and the generator that
     orders its batches, saved after every epoch to `<out_dir>/resume.pt` and removed when the run ends."""

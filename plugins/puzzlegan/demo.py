@@ -41,7 +41,7 @@ def boxed(digit: np.ndarray, places: np.ndarray) -> np.ndarray:
 
 
 def masks_over(digit: np.ndarray, masks: np.ndarray, places: np.ndarray) -> np.ndarray:
-    """Each patch's mask tinted in its colour over the generated digit, its most likely place outlined."""
+    """Each patch's mask tinted in its colour over the generated digit, the place found for it outlined."""
     base = np.repeat(digit[..., None] * 255, 3, -1)
     for mask, colour in zip(masks, COLOURS):
         weight = 0.6 * np.clip(mask, 0, 1)[..., None]

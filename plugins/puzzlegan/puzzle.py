@@ -10,6 +10,8 @@ over the patch's area. G draws the digit from the codes, a noise z, and the patc
 """
 from __future__ import annotations
 
+from itertools import combinations
+
 import torch
 import torch.nn.functional as functional
 from torch import nn
@@ -69,6 +71,55 @@ def key_places(images: torch.Tensor, generator: torch.Generator | None = None, c
         near = ((grid[None] - place[:, None, None]).abs().amax(-1) < spacing)          # [B, 21, 21]
         weights = weights.masked_fill(near, 0.0) + 1e-9
     return torch.stack(chosen, 1)
+
+
+def most_likely_places(logits: torch.Tensor) -> torch.Tensor:
+    """Place logits [B, K, 21, 21] -> each patch's most likely top-left corner [B, K, 2]."""
+    index = logits.flatten(2).argmax(-1)
+    return torch.stack([index // PLACES, index % PLACES], -1)
+
+
+def overlap_disagreement(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Two patches [B, 8, 8] -> [B, 15, 15]: the summed |a - b| over their overlap when b's corner lies
+    (dr, dc) from a's, at [dr + 7, dc + 7] for dr, dc in -7..7. Crops of one digit agree wherever they overlap."""
+    reach = PATCH - 1
+    shifted = functional.pad(b, (reach,) * 4).unfold(1, PATCH, 1).unfold(2, PATCH, 1)        # [B, 15, 15, 8, 8]
+    inside = functional.pad(torch.ones_like(b[0]), (reach,) * 4).unfold(0, PATCH, 1).unfold(1, PATCH, 1)
+    table = ((a[:, None, None] - shifted).abs() * inside).sum((-1, -2))
+    return table.flip(1, 2)          # window (i, j) has b's corner (7 - i, 7 - j) from a's
+
+
+def joint_places(logits: torch.Tensor, patches: torch.Tensor, candidates: int = 20, spacing: int = 4,
+                 disagreement_weight: float = 5.0) -> torch.Tensor:
+    """Every patch's place chosen together, not each alone [B, K, 2]: among each patch's `candidates` likeliest
+    places under M, the layout of highest summed log-likelihood, less `disagreement_weight` times the ink on
+    which overlapping patches disagree, with no two patches nearer than `spacing` pixels (as key patches are
+    drawn)."""
+    b, k = logits.shape[:2]
+    log_p, index = logits.flatten(2).log_softmax(-1).topk(candidates, -1)          # [B, K, T]
+    corners = torch.stack([index // PLACES, index % PLACES], -1)                   # [B, K, T, 2]
+
+    def laid_along(values: torch.Tensor, axes: tuple) -> torch.Tensor:            # [B, T(, T)] onto [B, T, ..., T]
+        return values.view(b, *[candidates if axis in axes else 1 for axis in range(k)])
+
+    score = sum(laid_along(log_p[:, i], (i,)) for i in range(k))
+    rows = torch.arange(b)[:, None, None]
+    for i, j in combinations(range(k), 2):
+        offset = corners[:, j, None, :] - corners[:, i, :, None]                  # [B, T, T, 2]
+        apart = offset.abs().amax(-1)
+        near = offset.clamp(1 - PATCH, PATCH - 1) + PATCH - 1
+        disagreement = overlap_disagreement(patches[:, i], patches[:, j])[rows, near[..., 0], near[..., 1]]
+        penalty = disagreement_weight * disagreement * (apart < PATCH) + 1e4 * (apart < spacing)
+        score = score - laid_along(penalty, (i, j))
+    best = torch.stack(torch.unravel_index(score.flatten(1).argmax(1), (candidates,) * k), -1)   # [B, K]
+    return corners[torch.arange(b)[:, None], torch.arange(k), best]
+
+
+def spatial_loss(logits: torch.Tensor, places: torch.Tensor) -> torch.Tensor:
+    """L_spat: the log-loss of each patch's true place under M (the paper compares masks by L1; the
+    log-loss is its sharper form)."""
+    truth = places[..., 0] * PLACES + places[..., 1]
+    return functional.cross_entropy(logits.flatten(0, 1).flatten(1), truth.flatten())
 
 
 def wrong_places(places: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -154,18 +205,29 @@ class PuzzleGAN(nn.Module):
         self.E, self.M = PartEncoder(code), MaskPredictor(code)
         self.G, self.D = Generator(code, z_dim, g_width), Discriminator(d_width)
 
-    def assemble(self, patches: torch.Tensor, z: torch.Tensor, lay_at: torch.Tensor | None = None) -> dict:
-        """patches [B, K, 8, 8] in [0, 1] (in any order), z [B, z_dim] -> the place logits [B, K, 21, 21],
-        the placement (their softmax), the masks [B, K, 28, 28] and the digit [B, 28, 28] in [-1, 1].
-        G gets the patches laid by M's placement, or by `lay_at` [B, K, 21, 21] (training: the true one)."""
+    def place_loss(self, patches: torch.Tensor, places: torch.Tensor) -> torch.Tensor:
+        """L_spat alone, for E and M before G and D join in."""
+        return spatial_loss(self.place(patches)[1], places)
+
+    def place(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """E and M: the summed code of the patches [B, code] and each patch's place logits [B, K, 21, 21]."""
         b, k = patches.shape[:2]
         own = self.E(patches.reshape(b * k, PATCH, PATCH)).view(b, k, -1)
         whole = own.sum(1)                                   # E's codes summed: the order does not matter
-        logits = self.M(own, whole)
+        return whole, self.M(own, whole)
+
+    def assemble(self, patches: torch.Tensor, z: torch.Tensor, lay_at: torch.Tensor | None = None,
+                 most_likely: bool = False) -> dict:
+        """patches [B, K, 8, 8] in [0, 1] (in any order), z [B, z_dim] -> the place logits [B, K, 21, 21],
+        the placement (their softmax), the masks [B, K, 28, 28] and the digit [B, 28, 28] in [-1, 1].
+        G gets the patches laid by M's placement (spread as it is, or each at its `most_likely` place), or by
+        `lay_at` [B, K, 21, 21] (training: the true one)."""
+        whole, logits = self.place(patches)
         placement = logits.flatten(2).softmax(-1).view_as(logits)
         masks = masks_of(placement)
-        laid = placement if lay_at is None else lay_at
-        digit = self.G(whole, z, paste(patches, laid), masks_of(laid).sum(1).clamp(max=1))
+        if lay_at is None:
+            lay_at = one_hot_places(most_likely_places(logits)) if most_likely else placement
+        digit = self.G(whole, z, paste(patches, lay_at), masks_of(lay_at).sum(1).clamp(max=1))
         return {"logits": logits, "placement": placement, "masks": masks, "digit": digit}
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, shuffled: torch.Tensor) -> torch.Tensor:
@@ -174,12 +236,9 @@ class PuzzleGAN(nn.Module):
 
     def generator_loss(self, out: dict, real: torch.Tensor, places: torch.Tensor, weights: dict) -> tuple:
         """L_adv + lambda_spat L_spat + lambda_appr L_appr (+ lambda_whole |G's digit - the real one| over
-        the whole digit, ours). L_spat: the log-loss of each patch's true place under M (the paper compares
-        masks by L1; the log-loss is its sharper form); L_appr: |G's digit - the real one| inside the true
-        patch masks."""
+        the whole digit, ours). L_appr: |G's digit - the real one| inside the true patch masks."""
         adversarial = bce(self.D(out["digit"]), 1.0)
-        truth = places[..., 0] * PLACES + places[..., 1]
-        spatial = functional.cross_entropy(out["logits"].flatten(0, 1).flatten(1), truth.flatten())
+        spatial = spatial_loss(out["logits"], places)
         covered = masks_of(one_hot_places(places)).amax(1)
         appearance = ((out["digit"] - real).abs() * covered).sum() / covered.sum()
         whole = (out["digit"] - real).abs().mean()
@@ -189,12 +248,12 @@ class PuzzleGAN(nn.Module):
                        "whole": whole.item()}
 
     @torch.no_grad()
-    def solve(self, patches: torch.Tensor, z: torch.Tensor) -> dict:
-        """For the demo and the metrics: each patch's mask and its most likely place, and the digit in
-        [0, 1] that G draws around the patches laid there (sharp, as G learnt from the true places)."""
+    def solve(self, patches: torch.Tensor, z: torch.Tensor, jointly: bool = True) -> dict:
+        """For the demo and the metrics: each patch's mask and its place (chosen `jointly` with the others'
+        places, or each patch's most likely one), and the digit in [0, 1] that G draws around the patches
+        laid there."""
         self.eval()
-        masks = self.assemble(patches, z)
-        index = masks["placement"].flatten(2).argmax(-1)
-        places = torch.stack([index // PLACES, index % PLACES], -1)
-        digit = self.assemble(patches, z, one_hot_places(places))["digit"]
-        return {"digit": ((digit + 1) / 2).clamp(0, 1), "masks": masks["masks"], "places": places}
+        logits = self.place(patches)[1]
+        places = joint_places(logits, patches) if jointly else most_likely_places(logits)
+        out = self.assemble(patches, z, one_hot_places(places))
+        return {"digit": ((out["digit"] + 1) / 2).clamp(0, 1), "masks": out["masks"], "places": places}
