@@ -94,7 +94,7 @@ def test_the_losses_reach_every_network_and_the_spatial_loss_rewards_the_true_pl
     assert shuffled.grad.abs().sum() > 0                     # D is taught that moved patches are fake
 
 
-def test_crops_of_one_digit_agree_only_at_the_offset_they_were_cut_at():
+def test_crops_of_one_digit_agree_at_the_offset_they_were_cut_at():
     image = digits(1)[0]
     a, b = image[8:16, 10:18], image[11:19, 15:23]              # b's corner 3 rows down, 5 columns right of a's
     table = overlap_disagreement(a[None], b[None])[0]

@@ -15,7 +15,7 @@ from .puzzle import PATCH, PATCHES, PuzzleGAN, crop, key_places, one_hot_places,
 DEMO_ID = "puzzlegan"
 MODEL = dict(code=128, z_dim=16, g_width=32, d_width=32)
 DEFAULTS = dict(**MODEL, lr=2e-4, parts_lr=1e-3, betas=(0.5, 0.999), batch_size=64, lambda_spatial=1.0,
-                lambda_appearance=10.0, lambda_whole=2.0, teacher_forcing=0.5, placement_epochs=8, laid_by_M="most_likely", epochs=30, max_minutes=60, selection_digits=1000, seed=0, threads=1)
+                lambda_appearance=10.0, lambda_whole=2.0, teacher_forcing=0.5, placement_epochs=8, laid_by_M="most_likely", epochs=30, max_minutes=85, selection_digits=1000, seed=0, threads=1)
 SUBSET = 500                  # test digits of the quick check
 
 
