@@ -185,12 +185,12 @@ def test_the_shipped_puzzlegan_card_shows_the_figures_measured_on_the_whole_test
     m = config["metrics"]
     assert m["digits"] == 10_000 and m["patches_per_digit"] == PATCHES and m["patch_size"] == PATCH
     assert f"**{100 * m['digit_accuracy']:.1f}%**" in card and f"**{m['mask_error_px']:.2f} pixels**" in card
-    # the masks meet their bar (3 pixels); the digits read 13.8 points above the pasted patches, short of 15
-    assert m["mask_error_px"] <= 3 and m["digit_accuracy"] - m["pasted_patches_accuracy"] > 0.13
+    # both bars met: masks within 3 pixels on average, the digits read 18.3 points above the pasted patches (bar 15)
+    assert m["mask_error_px"] <= 3 and m["digit_accuracy"] - m["pasted_patches_accuracy"] >= 0.15
     # placing the patches together, not each alone, and a perfect M would each give more
     assert m["mask_error_px"] < m["mask_error_px_places_alone"] and m["digit_accuracy"] > m["digit_accuracy_places_alone"]
     assert m["digit_accuracy_true_places"] > m["digit_accuracy"]
-    assert "## What changed" in card and "13.8 points" in card
+    assert "## What changed" in card and "69.8%" in card and "## Short of the aim" not in card
 
 
 @pytest.mark.slow                # 1,000 test digits through the model and the evaluator in a subprocess

@@ -163,11 +163,11 @@ def decay_schedules(optimizers: dict, cfg: dict) -> tuple:
     return tuple(linear_decay(o, cfg["epochs"], cfg["decay_epochs"]) for o in optimizers.values())
 
 
-def decay_phrase(cfg: dict) -> str:
+def decay_phrase(cfg: dict, rates: str = "both rates") -> str:
     """The card's words for `decay_schedules` ("" when there is no decay), to follow a sentence on the rates."""
     if not cfg.get("decay_epochs"):
         return ""
-    return (f"; both rates held for {cfg['epochs'] - cfg['decay_epochs']} epochs, then lowered linearly over the last "
+    return (f"; {rates} held for {cfg['epochs'] - cfg['decay_epochs']} epochs, then lowered linearly over the last "
             f"{cfg['decay_epochs']} (to 1/{cfg['decay_epochs']} of themselves in the last one)")
 
 
