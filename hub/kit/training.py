@@ -130,6 +130,13 @@ class Checkpoints:
         self.path.unlink(missing_ok=True)
 
 
+def weight_average(module: torch.nn.Module, decay: float, buffers: bool = False) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of `module`'s weights (with `buffers`, of its batch-norm statistics too);
+    call its `update_parameters(module)` after each step."""
+    return torch.optim.swa_utils.AveragedModel(
+        module, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay), use_buffers=buffers)
+
+
 def run_epochs(one_epoch: Callable[[int], str], score: Callable[[torch.nn.Module], float], scored: torch.nn.Module,
                cfg: dict, log, checkpoints: Checkpoints | None = None, maximise: bool = False,
                selectable: Callable[[int], bool] = lambda epoch: True, score_name: str = "valid") -> dict:
@@ -192,8 +199,7 @@ def fit(model: torch.nn.Module, x_train: torch.Tensor, cfg: dict, loss_fn, valid
     count = len(columns[0])
     steps_per_epoch = math.ceil(count / cfg["batch_size"])
     schedule = learning_rate_schedule(optimizer, cfg, steps_per_epoch)
-    average = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
+    average = weight_average(model, cfg["ema_decay"])
 
     def one_epoch(epoch: int) -> str:
         model.train()

@@ -61,8 +61,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     critic_params = [*model.D_X.parameters(), *model.D_Y.parameters()]
     optimizers = {"generators": torch.optim.Adam(generator_params, lr=cfg["lr"], betas=cfg["betas"]),
                   "discriminators": torch.optim.Adam(critic_params, lr=cfg["lr"], betas=cfg["betas"])}
-    average = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
+    average = training.weight_average(model, cfg["ema_decay"], buffers=True)
     histories = {"x": ImageHistory(cfg["history"]), "y": ImageHistory(cfg["history"])}
 
     def step(batch):

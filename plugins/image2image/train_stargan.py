@@ -150,8 +150,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
              len(style_x["mnist"]), len(style_x["usps"]), cfg)
     optimizers = {"generator": torch.optim.Adam(model.G.parameters(), lr=cfg["lr"], betas=cfg["betas"]),
                   "discriminator": torch.optim.Adam(model.D.parameters(), lr=cfg["lr"], betas=cfg["betas"])}
-    average = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
+    average = training.weight_average(model, cfg["ema_decay"], buffers=True)
     weights = {"gp": cfg["lambda_gp"], "cls": cfg["lambda_cls"], "rec": cfg["lambda_rec"]}
     iteration = [0]
 

@@ -63,8 +63,7 @@ def run(images: torch.Tensor, cfg: dict, log, grow: bool, max_minutes: float | N
     `max_minutes`."""
     generator = training.seed_everything(cfg["seed"])
     model = ProgressiveGAN(cfg["z_dim"], tuple(cfg["channels"]))
-    average = torch.optim.swa_utils.AveragedModel(
-        model.G, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]))
+    average = training.weight_average(model.G, cfg["ema_decay"])
     reference = evaluator.held_apart_features(cfg["fld_samples"])
     started, history, stages = time.time(), [], []
 

@@ -15,8 +15,9 @@ from .puzzle import PATCH, PATCHES, PuzzleGAN, crop, key_places, one_hot_places,
 DEMO_ID = "puzzlegan"
 MODEL = dict(code=128, z_dim=16, g_width=32, d_width=32)
 DEFAULTS = dict(**MODEL, lr=2e-4, parts_lr=1e-3, betas=(0.5, 0.999), batch_size=64, lambda_spatial=1.0,
-                lambda_appearance=10.0, lambda_whole=2.0, teacher_forcing=0.5, placement_epochs=8, laid_by_M="most_likely", ema_decay=0.999, epochs=36, decay_epochs=14,
-                max_minutes=110, selection_digits=1000, seed=0, threads=2)
+                lambda_appearance=10.0, lambda_whole=2.0, teacher_forcing=0.5, placement_epochs=8,
+                laid_by_M="most_likely", ema_decay=0.999, epochs=36, decay_epochs=14, max_minutes=110,
+                selection_digits=1000, seed=0, threads=2)
 SUBSET = 500                  # test digits of the quick check
 
 
@@ -104,8 +105,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     optimizers = {"generator": torch.optim.Adam(groups, lr=cfg["lr"], betas=cfg["betas"]),
                   "discriminator": torch.optim.Adam(model.D.parameters(), lr=cfg["lr"], betas=cfg["betas"])}
     weights = {"spatial": cfg["lambda_spatial"], "appearance": cfg["lambda_appearance"], "whole": cfg["lambda_whole"]}
-    average = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
+    average = training.weight_average(model, cfg["ema_decay"], buffers=True)
     finished = training.EpochCount()
 
     def train_step(batch):

@@ -132,8 +132,7 @@ def train_gan(model: TextToImageGAN, columns: tuple, selection: tuple, cfg: dict
     optimizers = {"generator": torch.optim.Adam(model.generator.parameters(), lr=cfg["lr"], betas=cfg["betas"]),
                   "discriminator": torch.optim.Adam(model.discriminator.parameters(), lr=cfg["lr"],
                                                     betas=cfg["betas"])}
-    average = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg["ema_decay"]), use_buffers=True)
+    average = training.weight_average(model, cfg["ema_decay"], buffers=True)
     phi = EmbeddingCache(model)
 
     def step(batch):
