@@ -130,7 +130,8 @@ class Checkpoints:
         self.path.unlink(missing_ok=True)
 
 
-def weight_average(module: torch.nn.Module, decay: float, buffers: bool = False) -> torch.optim.swa_utils.AveragedModel:
+def weight_average(module: torch.nn.Module, decay: float,
+                   buffers: bool = False) -> torch.optim.swa_utils.AveragedModel:
     """An exponential moving average of `module`'s weights (with `buffers`, of its batch-norm statistics too);
     call its `update_parameters(module)` after each step."""
     return torch.optim.swa_utils.AveragedModel(

@@ -227,8 +227,8 @@ it gets the patches laid at their true places (teacher forcing), so that it lear
 pieces make while M is still learning to lay them; in the other batches M lays them ({laying(t)}).{warm_up(t)}
 Adam (lr {t['lr']}, betas
 {tuple(t['betas'])}; E and M at lr {t['parts_lr']}: placing patches is a supervised task the GAN's rate leaves
-half learnt){adversarial.decay_phrase(t, "all three rates")}, batch {t['batch_size']}{averaged(t)}, seed {t['seed']}; checkpoint chosen on 1,000 held-apart training
-digits (misread share + mean place error / 10): epoch {t['best_epoch']} of {t['last_epoch']}; {t['minutes']:.0f} minutes on
+half learnt){adversarial.decay_phrase(t, "all three rates")}, batch {t['batch_size']}{averaged(t)},
+seed {t['seed']}; checkpoint chosen on 1,000 held-apart training digits (misread share + mean place error / 10): epoch {t['best_epoch']} of {t['last_epoch']}; {t['minutes']:.0f} minutes on
 {t['threads']} CPU thread(s).
 
 At test time the {PATCHES} places are chosen together, not each patch alone (not in the paper): among each
