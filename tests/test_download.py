@@ -104,7 +104,10 @@ def write_libsvm_usps(folder: Path) -> None:
 def write_amat(folder: Path) -> None:
     with np.load(shared_root() / "binarized_mnist" / "binarized_mnist.npz") as npz:
         for split in ("train", "valid", "test"):
-            np.savetxt(folder / f"binarized_mnist_{split}.amat", npz[f"x_{split}"].reshape(-1, 784), fmt="%d")
+            pixels = npz[f"x_{split}"].reshape(-1, 784)
+            text = np.full((len(pixels), 2 * 784), ord(" "), np.uint8)      # "0 1 0 ... 1\n" per digit
+            text[:, 0::2], text[:, -1] = pixels + ord("0"), ord("\n")
+            (folder / f"binarized_mnist_{split}.amat").write_bytes(text.tobytes())
 
 
 def canonical_download(tmp_path, write: dict, names: list[str]) -> Path:

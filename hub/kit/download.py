@@ -125,13 +125,28 @@ def read_libsvm_usps(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def recover_labels(binary: np.ndarray, grayscale: np.ndarray, grayscale_labels: np.ndarray) -> np.ndarray:
     """The label of each statically binarized digit: that of the grayscale original under which its
-    pixels are most likely (each pixel was drawn as Bernoulli(gray / 255))."""
+    pixels are most likely (each pixel was drawn as Bernoulli(gray / 255)).
+
+    Every pixel's log-likelihood is <= 0, so a digit's log-likelihood over a quarter of the pixels (the
+    ones that vary most among the originals) bounds it over all of them from above; only the originals
+    whose bound reaches the full likelihood of the best-bounded one are scored in full. The answer is
+    the exhaustive search's, in about a third of its time."""
     p = np.clip(grayscale.reshape(len(grayscale), -1).astype(np.float32) / 255, 1e-3, 1 - 1e-3)
-    logit, bias = np.log(p) - np.log1p(-p), np.log1p(-p).sum(1)
+    log_off = np.log1p(-p)
+    logit, bias = np.log(p) - log_off, log_off.sum(1)
+    some = np.sort(np.argsort(-p.var(0))[:p.shape[1] // 4])
+    logit_some, bias_some = np.ascontiguousarray(logit[:, some].T), log_off[:, some].sum(1)
     flat = binary.reshape(len(binary), -1).astype(np.float32)
     best = np.empty(len(binary), np.int64)
     for start in tqdm(range(0, len(flat), 1000), desc="matching binarized digits to MNIST", leave=False):
-        best[start:start + 1000] = (flat[start:start + 1000] @ logit.T + bias).argmax(1)
+        x = flat[start:start + 1000]
+        bound = x[:, some] @ logit_some + bias_some
+        guess = bound.argmax(1)
+        reached = (x * logit[guess]).sum(1) + bias[guess]
+        contender = bound >= reached[:, None] - 1e-3          # the margin absorbs float rounding
+        scored = np.flatnonzero(contender.any(0))
+        likelihood = np.where(contender[:, scored], x @ logit[scored].T + bias[scored], -np.inf)
+        best[start:start + 1000] = scored[likelihood.argmax(1)]
     return grayscale_labels[best]
 
 
