@@ -227,6 +227,24 @@ def test_the_digit_kept_is_counted_per_change_of_band():
             assert (change[f"{source}_to_{target}"] > 0.9) == (source == target), (source, target)
 
 
+def test_changes_made_by_hand_reach_their_target_and_each_data_sets_layout():
+    from hub.kit import strokes
+    from plugins.image2image import by_hand
+
+    mnist, usps = domains.mnist("test")[0][:50], domains.usps("test")[0][:50]
+    for target in (-0.2, 0.0, 0.45):
+        assert np.abs(strokes.measure(by_hand.shear(mnist, target))[1] - target).max() < 0.05, target
+    as_mnist, as_usps = by_hand.as_mnist(usps), by_hand.as_usps(mnist)
+    rows, cols = np.indices((28, 28))
+    for image in as_mnist:
+        ink_rows, ink_cols = np.nonzero(image > 0.1)
+        assert max(np.ptp(ink_rows), np.ptp(ink_cols)) < 20            # inside a 20 x 20 box
+        mass = image / image.sum()
+        assert abs((mass * rows).sum() - 13.5) < 1 and abs((mass * cols).sum() - 13.5) < 1    # centred by mass
+    spans = [max(np.ptp(r), np.ptp(c)) for r, c in (np.nonzero(image > 0.1) for image in as_usps)]
+    assert min(spans) >= 25                                           # the longer side fills the frame
+
+
 def test_the_stargan_demo_renders_every_domain_and_explains_bad_input(tmp_path):
     from plugins.image2image.stargan import StarGAN
     from plugins.image2image.stargan_demo import DOMAINS, USPS, StarGANDemo
@@ -308,6 +326,10 @@ def test_shipped_stargan_weights_card_and_figures():
     assert len(change) == 2 * 2 + 3 * 3 and "| slant of the input | left | upright | right |" in card
     worst = min(change, key=change.get)
     assert f"{worst.replace('_to_', ' -> ')} keeps it in {100 * change[worst]:.1f}%" in card
+    hand = m["by_hand"]                     # the slant and style changes made by hand, on the same digits
+    assert set(hand["digit_kept"]) == set(hand["attained"]) == {"left", "upright", "right", "usps_style", "mnist_style"}
+    assert min(hand["attained"][value] for value in ("left", "upright", "right")) > 0.95
+    assert f"left {100 * hand['digit_kept']['left']:.1f}%" in card
 
 
 def test_the_shipped_stargan_changes_what_it_is_asked_through_the_app():
