@@ -20,7 +20,7 @@ SURFACE = {
     # checking what users send
     "integer": "inputs", "number": "inputs", "one_of": "inputs",
     # images between their forms
-    "grayscale_ink": "images", "to_mnist": "images", "binary_digit": "images", "to_signed": "images",
+    "grayscale_ink": "images", "to_mnist": "images", "mnist_layout": "images", "binary_digit": "images", "to_signed": "images",
     "to_unit": "images", "unit_images": "images", "model_sample": "images",
     # showing images and likelihoods
     "enlarge": "display", "tile": "display", "labelled_grid": "display", "heat_map": "display", "verdict": "display",

@@ -81,10 +81,16 @@ def grayscale_ink(value, empty_message: str = "The canvas is empty: draw a digit
 
 
 def to_mnist(gray: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
-    """MNIST's own preprocessing: crop to the ink, fit in a box x box square keeping the aspect
-    ratio, place in a size x size image with the centre of mass at the centre."""
+    """A drawing or upload laid out as MNIST's digits are (`mnist_layout`); a size x size image is taken
+    as laid out already."""
     if gray.shape == (size, size):
         return gray.astype(np.float32)
+    return mnist_layout(gray, box, size)
+
+
+def mnist_layout(gray: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
+    """MNIST's own preprocessing: crop to the ink, fit in a box x box square keeping the aspect
+    ratio, place in a size x size image with the centre of mass at the centre."""
     rows, cols = np.nonzero(gray > 0.1)
     if len(rows) == 0:
         raise InputError("The canvas is empty: draw a digit first.")

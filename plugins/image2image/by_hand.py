@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as functional
+from PIL import Image
 
-from hub.kit import strokes
+from hub.kit import mnist_layout, strokes
 
-SIDE, MNIST_BOX = 28, 20
+SIDE = 28
 
 
 def shear(images: np.ndarray, target: float) -> np.ndarray:
@@ -29,33 +30,23 @@ def shear(images: np.ndarray, target: float) -> np.ndarray:
     return functional.grid_sample(x[:, None], grid, align_corners=False)[:, 0].clamp(0, 1).numpy()
 
 
-def fitted(image: np.ndarray, side: int) -> np.ndarray:
-    """The ink's bounding box scaled so that its longer side is `side` pixels, its aspect kept."""
-    rows, cols = np.nonzero(image > 0.1)
-    box = image[rows.min():rows.max() + 1, cols.min():cols.max() + 1] if rows.size else image
-    height, width = (max(1, round(n * side / max(box.shape))) for n in box.shape)
-    out = functional.interpolate(torch.from_numpy(np.ascontiguousarray(box, np.float32))[None, None],
-                                 size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-    return out[0, 0].clamp(0, 1).numpy()
-
-
-def placed(digit: np.ndarray, centre: tuple[float, float]) -> np.ndarray:
-    """`digit` pasted into an empty frame with its point `centre` (row, column) on the frame's centre."""
-    frame = np.zeros((SIDE, SIDE), np.float32)
-    top, left = (int(np.clip(round(SIDE / 2 - c - 0.5), 0, SIDE - n)) for c, n in zip(centre, digit.shape))
-    frame[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
-    return frame
+def fill_frame(gray: np.ndarray, size: int = SIDE) -> np.ndarray:
+    """USPS's own preprocessing, roughly: the digit cropped to its ink and scaled to fill the frame."""
+    rows, cols = np.nonzero(gray > 0.05)
+    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    side = max(crop.shape)
+    square = np.zeros((side, side), np.float32)
+    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+    return np.asarray(Image.fromarray(square).resize((size, size), Image.BILINEAR), np.float32).clip(0, 1)
 
 
 def as_mnist(images: np.ndarray) -> np.ndarray:
-    """MNIST's layout: the ink fitted into a 20 x 20 box, its centre of mass on the frame's centre."""
-    def centre_of_mass(digit):
-        rows, cols = np.indices(digit.shape)
-        return (rows * digit).sum() / max(digit.sum(), 1e-6), (cols * digit).sum() / max(digit.sum(), 1e-6)
-    return np.stack([placed(digit, centre_of_mass(digit)) for digit in (fitted(image, MNIST_BOX) for image in images)])
+    """MNIST's layout (`hub.kit.mnist_layout`): the ink fitted into a 20 x 20 box, its centre of mass on
+    the frame's centre."""
+    return np.stack([mnist_layout(image) for image in images])
 
 
 def as_usps(images: np.ndarray) -> np.ndarray:
-    """USPS's layout: the ink fitted to the whole frame (its longer side fills it), centred."""
-    return np.stack([placed(digit, ((digit.shape[0] - 1) / 2, (digit.shape[1] - 1) / 2))
-                     for digit in (fitted(image, SIDE) for image in images)])
+    """USPS's layout (`fill_frame`): the ink fitted to the whole frame."""
+    return np.stack([fill_frame(image) for image in images])

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
 from hub.kit import grayscale_ink, integer, labelled_grid, one_of, tile, to_mnist
 
 from . import domains
+from .by_hand import fill_frame
 from .inputs import digit_inputs
 
 TO_USPS, TO_MNIST = "MNIST -> USPS (G, then F back)", "USPS -> MNIST (F, then G back)"
 COLUMNS = ["input", "translated", "back again", "|back - input|"]
-
-
-def fill_frame(gray: np.ndarray, size: int = 28) -> np.ndarray:
-    """USPS's own preprocessing, roughly: the digit cropped to its ink and scaled to fill the frame."""
-    rows, cols = np.nonzero(gray > 0.05)
-    crop = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    side = max(crop.shape)
-    square = np.zeros((side, side), np.float32)
-    top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
-    square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
-    return np.asarray(Image.fromarray(square).resize((size, size), Image.BILINEAR), np.float32).clip(0, 1)
 
 
 class CycleGANDemo:
