@@ -20,8 +20,8 @@ SURFACE = {
     # checking what users send
     "integer": "inputs", "number": "inputs", "one_of": "inputs",
     # images between their forms
-    "grayscale_ink": "images", "to_mnist": "images", "mnist_layout": "images", "binary_digit": "images", "to_signed": "images",
-    "to_unit": "images", "unit_images": "images", "model_sample": "images",
+    "grayscale_ink": "images", "to_mnist": "images", "mnist_layout": "images", "binary_digit": "images",
+    "to_signed": "images", "to_unit": "images", "unit_images": "images", "model_sample": "images",
     # showing images and likelihoods
     "enlarge": "display", "tile": "display", "labelled_grid": "display", "heat_map": "display", "verdict": "display",
     "likelihood_plot": "display", "figure_image": "display", "pyplot": "display", "test_digits": "display", "grayscale_test_digits": "display",

@@ -26,7 +26,8 @@ def shear(images: np.ndarray, target: float) -> np.ndarray:
     row_mean = (mass * rows).sum((1, 2))[:, None, None]
     move = torch.from_numpy((target - slant).astype(np.float32))[:, None, None]
     source_cols = cols - move * (row_mean - rows)                   # where each output pixel is read from
-    grid = torch.stack([(source_cols + 0.5) / (SIDE / 2) - 1, ((rows + 0.5) / (SIDE / 2) - 1).expand_as(source_cols)], -1)
+    grid = torch.stack([(source_cols + 0.5) / (SIDE / 2) - 1,
+                        ((rows + 0.5) / (SIDE / 2) - 1).expand_as(source_cols)], -1)
     return functional.grid_sample(x[:, None], grid, align_corners=False)[:, 0].clamp(0, 1).numpy()
 
 

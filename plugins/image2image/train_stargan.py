@@ -361,7 +361,8 @@ def lost_by_g(m: dict) -> str:
     least 90%, so that the two changes compare), the targets and both shares."""
     hand, kept = m.get("by_hand", {"digit_kept": {}, "attained": {}}), m.get("digit_kept_by_target", {})
     behind = [f"{TARGET_NAMES.get(t, t)} {percent(kept[t])} against {percent(share)}"
-              for t, share in hand["digit_kept"].items() if t in kept and kept[t] < share and hand["attained"][t] >= 0.9]
+              for t, share in hand["digit_kept"].items()
+              if t in kept and kept[t] < share and hand["attained"][t] >= 0.9]
     return (" Made by hand, those changes lose fewer digits (" + "; ".join(behind) + "): the loss is the "
             "generator's, not the change's.") if behind else ""
 
