@@ -19,6 +19,7 @@ MODEL = dict(width=16, blocks=4, critic_width=32)
 DEFAULTS = dict(**MODEL, lr=2e-4, betas=(0.5, 0.999), batch_size=16, n_critic=5, lambda_cls=1.0, lambda_rec=10.0,
                 lambda_gp=10.0, ema_decay=0.999, epochs=20, max_minutes=50, selection_digits=500, seed=0)
 STYLE_INDEX = {"mnist": 0, "usps": 1}
+TARGET_NAMES = {"usps_style": "USPS style", "mnist_style": "MNIST style"}   # in the card
 
 
 def split_data() -> dict:
@@ -307,9 +308,6 @@ def by_target(m: dict) -> str:
                                              for target, share in kept.items())
             + f"; the evaluator reads {percent(raw['mnist'])} of the untranslated MNIST test digits and "
               f"{percent(raw['usps'])} of the USPS ones right.")
-
-
-TARGET_NAMES = {"usps_style": "USPS style", "mnist_style": "MNIST style"}
 
 
 def by_hand_sentence(m: dict) -> str:
