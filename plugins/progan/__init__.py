@@ -3,7 +3,7 @@ in; shipped with the same nets trained at 32 x 32 from the start for as long, to
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, load_model, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, load_model, package_parts, weights_dir
 
 __version__ = "0.1.0"
 DEMO_ID = "progan"
@@ -23,9 +23,6 @@ def load(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(id=DEMO_ID, title="Progressive GAN", description=DESCRIPTION, group="Implicit models",
-                      build_ui=lazy(f"{__name__}.demo", "build_ui"),
-                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))],
-                      train=lazy(f"{__name__}.train", "train"),
-                      evaluate=lazy(f"{__name__}.train", "evaluate"),
+                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))], **package_parts(__name__),
                       sample=lazy(f"{__name__}.progan", "compare_sample"), likelihood="none",
                       headline="FLD {fld:.1f} (without growing {fld_without_growing:.1f})"))

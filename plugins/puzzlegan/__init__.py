@@ -3,7 +3,7 @@ without their places.
 
 Registration only describes the demo; torch models are built on first use.
 """
-from hub import DemoSpec, ModelSpec, hookimpl, lazy, load_model, weights_dir
+from hub import DemoSpec, ModelSpec, hookimpl, lazy, load_model, package_parts, weights_dir
 
 __version__ = "0.1.0"
 DEMO_ID = "puzzlegan"
@@ -23,9 +23,6 @@ def load(directory=None):
 @hookimpl
 def register_demos(register):
     register(DemoSpec(id=DEMO_ID, title="Puzzle-GAN", description=DESCRIPTION, group="Implicit models",
-                      build_ui=lazy(f"{__name__}.demo", "build_ui"),
-                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))],
-                      train=lazy(f"{__name__}.train", "train"),
-                      evaluate=lazy(f"{__name__}.train", "evaluate"),
+                      models=[ModelSpec(DEMO_ID, load, weights_dir(DEMO_ID))], **package_parts(__name__),
                       thumbnail=lazy(f"{__name__}.demo", "thumbnail"),
                       headline="digit read {digit_accuracy:.1%} (pasted patches {pasted_patches_accuracy:.1%})"))
