@@ -61,7 +61,13 @@ def cmd_list(args) -> int:
 def cmd_train(args) -> int:
     _, demo = demo_or_exit(args, "train")
     out = Path(args.out) if args.out else weights.weights_dir(demo.id)
-    metrics = demo.train(out, epochs=args.epochs, seed=args.seed, limit=args.limit)
+    start = {"init": Path(args.init)} if args.init else {}
+    try:
+        metrics = demo.train(out, epochs=args.epochs, seed=args.seed, limit=args.limit, **start)
+    except TypeError as e:
+        if start and "'init'" in str(e):
+            sys.exit(f"{demo.id}'s training always starts from scratch: it cannot go on from --init {args.init}")
+        raise
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -129,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="override the demo's fixed seed")
     p.add_argument("--out", help="write here instead of weights/DEMO/")
     p.add_argument("--limit", type=int, help="measure on N test examples only (a smoke run)")
+    p.add_argument("--init", help="go on from the weights in this folder (an earlier run of DEMO) instead of from "
+                   "scratch, where DEMO's training offers it")
     p.set_defaults(run=cmd_train)
     p = commands.add_parser("evaluate", help="print DEMO's metrics on the test split")
     p.add_argument("demo")

@@ -53,6 +53,12 @@ def test_train_writes_weights_config_and_card_that_load_back(tmp_path):
     assert model.z_dim == config["model"]["z_dim"] and "50" in model.reference
 
 
+def test_init_is_refused_in_one_line_by_a_demo_whose_training_starts_from_scratch(tmp_path):
+    result = run("-m", "hub", "train", "vae", "--init", str(tmp_path), "--out", str(tmp_path / "out"), check=False)
+    assert result.returncode != 0 and "vae's training always starts from scratch" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
 def test_unknown_demo_is_a_clear_error():
     result = run("-m", "hub", "evaluate", "nope", check=False)
     assert result.returncode != 0 and "no demo 'nope'; known demos:" in result.stderr

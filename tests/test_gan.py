@@ -69,6 +69,26 @@ def test_width_and_depth_are_kept_in_the_config_and_rebuilt_on_load(tmp_path):
                        narrow.sample(3, torch.Generator().manual_seed(0)))
 
 
+def test_a_run_started_from_earlier_weights_takes_their_nets_and_says_so_in_its_card(tmp_path):
+    import importlib
+    gan_training = importlib.import_module("plugins.gan.train")
+    torch.manual_seed(0)
+    earlier = paper("infogan")(z_dim=4, width=4)
+    trained = {"lr": 2e-4, "generator_lr": 1e-3, "best_epoch": 46, "last_epoch": 46, "minutes": 40.2}
+    weights.save(tmp_path, earlier, {"model": {"z_dim": 4, "width": 4}, "training": trained})
+    cfg = {"z_dim": 16, "width": 32, "epochs": 50}
+    model, settings, config = gan_training.start(paper("infogan"), cfg, tmp_path)
+    assert settings["z_dim"] == 4 and settings["width"] == 4 and settings["epochs"] == 50   # the earlier nets
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), earlier.state_dict().values()))
+    assert gan_training.start(paper("infogan"), cfg, None)[2] is None
+    t = {"minutes": 100.0, "continued_from": config["training"]}
+    assert gan_training.commands("infogan", t) == \
+        "`python -m hub train infogan`, then `python -m hub train infogan --init DIR` with DIR holding its weights"
+    words = gan_training.continuation(t)
+    assert "epoch 46 of 46, 40 minutes" in words and "held constant" in words and "140 minutes" in words
+    assert gan_training.continuation({"minutes": 3.0}) == ""
+
+
 def test_each_paper_file_holds_its_nets_and_loss_and_no_training_loop():
     from pathlib import Path
     folder = Path(__file__).resolve().parent.parent / "plugins" / "gan"

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from hub import read_config, weights_dir
+from hub import load_model, read_config, weights_dir
 from hub.kit import adversarial, cards, data, evaluator, parameter_count, to_signed, training, unit_images
 
 from . import paper as paper_of
@@ -46,6 +46,9 @@ FLD against held-apart digits stopped falling near 53 from epoch 29 on (a 38-epo
 rates linearly over 22 more epochs, by hand from that run's epoch 38, took it to 44.82 and the test FLD
 to 29.10. This card's run does the same from the start (`decay_epochs` 22 of 60 epochs): test FLD 26.58
 for 151 minutes of training instead of 45, the same nets and parameters.""",
+}
+CONTINUED = {   # a run that goes on from an earlier one's weights (`--init`) takes these instead
+    "infogan": dict(epochs=50, decay_epochs=25, max_minutes=600),
 }
 COMMON = dict(z_dim=64, batch_size=64, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.999,
               selection_samples=2000, samples=10_000, threads=1, seed=0)
@@ -93,9 +96,18 @@ def model_settings(paper: type, cfg: dict) -> dict:
     return {name: cfg[name] for name in inspect.signature(paper).parameters if name in cfg}
 
 
+def start(paper: type, cfg: dict, init: Path | None) -> tuple[adversarial.AdversarialNet, dict, dict | None]:
+    """(the nets, the run's settings, the earlier run's config): new nets from cfg, or with `init` the nets
+    of the earlier run saved there, G and D as it left them (their weight averages), and its nets' settings."""
+    if init is None:
+        return paper(**model_settings(paper, cfg)), cfg, None
+    model, earlier = load_model(paper, init)
+    return model, {**cfg, **earlier["model"]}, earlier
+
+
 def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, seed: int | None = None,
-          limit: int | None = None) -> dict:
-    cfg = training.settings(COMMON, DEFAULTS[kind], epochs=epochs, seed=seed)
+          limit: int | None = None, init: Path | None = None) -> dict:
+    cfg = training.settings(COMMON, DEFAULTS[kind], CONTINUED.get(kind, {}) if init else {}, epochs=epochs, seed=seed)
     torch.set_num_threads(cfg["threads"])
     log = training.training_logger(demo_id, out_dir)
     generator = training.seed_everything(cfg["seed"])
@@ -104,7 +116,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     digits = torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
     reference = evaluator.held_apart_features(min(cfg["selection_samples"], limit or cfg["selection_samples"]))
     paper = paper_of(kind)
-    model = paper(**model_settings(paper, cfg))
+    model, cfg, earlier = start(paper, cfg, init)
     log.info("%s: G %d, D %d parameters, config %s", TITLES[kind], parameter_count(model.generator),
              parameter_count(model.discriminator), cfg)
     report = (lambda m: f"category accuracy {category_matching(m, 100, seed=0)[0]:.3f}") \
@@ -117,10 +129,33 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
               "parameters": {"generator": parameter_count(model.generator),
                              "discriminator": parameter_count(model.discriminator)},
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
-                           "minutes": round(best["minutes"], 1)},
+                           "minutes": round(best["minutes"], 1),
+                           **({"continued_from": earlier["training"]} if earlier else {})},
               "subset_check": subset_check(model, demo_id)}
     cards.publish(out_dir, model, config, model_card(kind, demo_id, cfg, config))
     return metrics
+
+
+def commands(demo_id: str, t: dict) -> str:
+    """The card's exact command(s): one run from scratch, or the runs that led to a run which went on
+    from earlier weights."""
+    first = f"`python -m hub train {demo_id}`"
+    if "continued_from" not in t:
+        return first
+    return f"{commands(demo_id, t['continued_from'])}, then `python -m hub train {demo_id} --init DIR` with DIR holding its weights"
+
+
+def continuation(t: dict) -> str:
+    """The card's words on the earlier run a run went on from ("" for a run from scratch)."""
+    earlier = t.get("continued_from")
+    if not earlier:
+        return ""
+    total = t["minutes"] + earlier["minutes"]
+    return (f"\nThis run went on from the weights of an earlier one: G and D as that run left them (its weight average "
+            f"at its epoch {earlier['best_epoch']} of {earlier['last_epoch']}, {earlier['minutes']:.0f} minutes with "
+            f"lr {earlier['lr']} for D and {earlier.get('generator_lr', earlier['lr'])} for G"
+            f"{adversarial.decay_phrase(earlier) or ', held constant'}), with fresh Adam state; {total:.0f} minutes of "
+            "training in all.")
 
 
 def model_card(kind: str, demo_id: str, cfg: dict, config: dict) -> str:
@@ -157,9 +192,9 @@ LeNet Distance (FLD) against the 10,000 held-apart training images is kept (epoc
 {t['last_epoch']}). The figures below compare {m['samples']:,} fresh samples with the test split.
 
 ## Training
-Exact command: `python -m hub train {demo_id}`
+Exact command: {commands(demo_id, t)}
 Adam, lr {cfg['lr']} for D and {cfg.get('generator_lr', cfg['lr'])} for G, betas {tuple(cfg['betas'])}, batch {cfg['batch_size']}, up to {cfg['epochs']} epochs or
-{cfg['max_minutes']} minutes{decay}; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).
+{cfg['max_minutes']} minutes{decay}; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{continuation(t)}
 
 ## Metrics (the hub's evaluator, `hub/kit/evaluator.py`)
 | metric | value |
