@@ -129,6 +129,12 @@ def test_the_convolutional_gan_beats_the_mlp_gan_and_meets_its_bar():
     assert shipped("dcgan")["metrics"]["fld"] <= 30
 
 
+def test_the_infogan_code_matches_the_digits_as_well_as_the_paper():
+    """Issue 23: the categorical code agrees with the digit drawn at least as often as the paper's 95%."""
+    assert shipped("infogan")["metrics"]["category_accuracy_hungarian"] >= 0.95
+    assert shipped("infogan")["training"]["continued_from"]["minutes"] > 0     # the card names both runs
+
+
 @pytest.mark.slow                # recomputes figures in a subprocess
 @pytest.mark.parametrize("kind", KINDS)
 def test_generator_figures_recomputed_on_a_subset(kind):

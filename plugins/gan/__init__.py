@@ -38,12 +38,6 @@ def load_gan(demo_id: str, directory=None):
     return load_model(paper(demo_id), directory or weights_dir(demo_id))[0]
 
 
-def train(kind: str, out_dir, **kwargs):
-    from .train import train as train_gan
-
-    return train_gan(kind, kind, out_dir, **kwargs)
-
-
 @hookimpl
 def register_demos(register):
     for kind, (title, description) in DEMOS.items():
@@ -51,7 +45,8 @@ def register_demos(register):
             id=kind, title=title, description=description, group="Implicit models",
             build_ui=lazy(f"{__name__}.demo", "build_ui"),
             models=[ModelSpec(kind, partial(load_gan, kind), weights_dir(kind))],
-            train=partial(train, kind), evaluate=lazy(f"{__name__}.train", "evaluate"),
+            train=partial(lazy(f"{__name__}.train", "train"), kind, kind),
+            evaluate=lazy(f"{__name__}.train", "evaluate"),
             sample=model_sample, likelihood="none", discriminator_score=lazy("hub.kit.adversarial", "realness"),
             headline=HEADLINES.get(kind, "FLD {fld:.1f}"),
         ))

@@ -29,19 +29,14 @@ def load_pixelrnn(demo_id: str, directory=None):
     return model
 
 
-def train(kind: str, demo_id: str, out_dir, **kwargs):
-    from .train import train as train_pixelrnn
-
-    return train_pixelrnn(kind, demo_id, out_dir, **kwargs)
-
-
 @hookimpl
 def register_demos(register):
     for kind, (demo_id, title, description) in DEMOS.items():
         register(DemoSpec(
             id=demo_id, title=title, description=description, group="Explicit models", build_ui=pixel_by_pixel_ui,
             models=[ModelSpec(demo_id, partial(load_pixelrnn, demo_id), weights_dir(demo_id))],
-            train=partial(train, kind, demo_id), evaluate=lazy(f"{__name__}.train", "evaluate"),
+            train=partial(lazy(f"{__name__}.train", "train"), kind, demo_id),
+            evaluate=lazy(f"{__name__}.train", "evaluate"),
             sample=model_sample, likelihood="exact", headline="test -log p(x) {nll_nats:.2f} nats",
             log_likelihood=lazy("hub.kit.likelihood", "log_likelihoods"),
         ))

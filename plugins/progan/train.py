@@ -207,7 +207,7 @@ samples are upsampled by repeating pixels, so those figures are large by constru
 {stage_rows(t['history'])}
 
 ## Metrics ({m['samples']:,} samples against {m['test_examples']:,} test digits, cropped back to 28 x 28)
-- FLD **{m['fld']:.2f}** (bar: 25; the hub's other unconditional generators: the DCGAN 26.58, InfoGAN 38.81, the MLP GAN 48.09).
+- FLD **{m['fld']:.2f}** (bar: 25; the hub's other unconditional generators: the DCGAN 26.58, InfoGAN 35.73, the MLP GAN 48.09).
 - Ablation: the same G and D trained at 32 x 32 from the start for the same {t['minutes']:.0f} minutes: FLD
   **{m['fld_without_growing']:.2f}**.
 - Share of each digit 0-9 among the samples (the evaluator's reading): {shares}.
