@@ -70,8 +70,7 @@ def test_width_and_depth_are_kept_in_the_config_and_rebuilt_on_load(tmp_path):
 
 
 def test_a_run_started_from_earlier_weights_takes_their_nets_and_says_so_in_its_card(tmp_path):
-    import importlib
-    gan_training = importlib.import_module("plugins.gan.train")
+    from plugins.gan import train as gan_training
     torch.manual_seed(0)
     earlier = paper("infogan")(z_dim=4, width=4)
     trained = {"lr": 2e-4, "generator_lr": 1e-3, "best_epoch": 46, "last_epoch": 46, "minutes": 40.2}
