@@ -8,6 +8,7 @@ from helpers import evaluate_subset, plugin_actions
 
 from hub import weights
 from hub.core import Hub
+from hub.kit import adversarial
 from hub.kit.evaluator import frechet_distance
 from hub.placement import parse_inventory
 from plugins.gan import paper
@@ -70,22 +71,21 @@ def test_width_and_depth_are_kept_in_the_config_and_rebuilt_on_load(tmp_path):
 
 
 def test_a_run_started_from_earlier_weights_takes_their_nets_and_says_so_in_its_card(tmp_path):
-    from plugins.gan import train as gan_training
     torch.manual_seed(0)
     earlier = paper("infogan")(z_dim=4, width=4)
     trained = {"lr": 2e-4, "generator_lr": 1e-3, "best_epoch": 46, "last_epoch": 46, "minutes": 40.2}
     weights.save(tmp_path, earlier, {"model": {"z_dim": 4, "width": 4}, "training": trained})
     cfg = {"z_dim": 16, "width": 32, "epochs": 50}
-    model, settings, config = gan_training.start(paper("infogan"), cfg, tmp_path)
+    model, settings, config = adversarial.start(paper("infogan"), cfg, tmp_path)
     assert settings["z_dim"] == 4 and settings["width"] == 4 and settings["epochs"] == 50   # the earlier nets
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), earlier.state_dict().values()))
-    assert gan_training.start(paper("infogan"), cfg, None)[2] is None
+    assert adversarial.start(paper("infogan"), cfg, None)[2] is None
     t = {"minutes": 100.0, "continued_from": config["training"]}
-    assert gan_training.commands("infogan", t) == \
+    assert adversarial.commands("infogan", t) == \
         "`python -m hub train infogan`, then `python -m hub train infogan --init DIR` with DIR holding its weights"
-    words = gan_training.continuation(t)
+    words = adversarial.continuation(t)
     assert "epoch 46 of 46, 40 minutes" in words and "held constant" in words and "140 minutes" in words
-    assert gan_training.continuation({"minutes": 3.0}) == ""
+    assert adversarial.continuation({"minutes": 3.0}) == ""
 
 
 def test_each_paper_file_holds_its_nets_and_loss_and_no_training_loop():
@@ -241,7 +241,7 @@ def test_a_resumed_run_keeps_the_log_of_the_epochs_before_the_interruption(tmp_p
 def test_an_interrupted_run_resumes_where_it_stopped_and_keeps_the_averaged_batch_norm(tmp_path):
     import logging
 
-    from hub.kit import adversarial, data, evaluator, to_signed, training, unit_images
+    from hub.kit import data, evaluator, to_signed, training, unit_images
     images = to_signed(unit_images(data.mnist("train")[0][:64], (-1, 1, 28, 28)))
     digits = torch.zeros(64, dtype=torch.long)
     cfg = dict(epochs=2, batch_size=32, lr=2e-4, betas=(0.5, 0.999), real_label=0.9, ema_decay=0.5, max_minutes=60)

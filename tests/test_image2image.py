@@ -333,6 +333,20 @@ def test_shipped_stargan_weights_card_and_figures():
     assert f"left {100 * hand['digit_kept']['left']:.1f}%" in card
 
 
+def test_a_stargan_run_that_went_on_from_earlier_weights_names_both_runs_in_its_card():
+    from hub import read_config, weights_dir
+    from plugins.image2image.train_stargan import CONTINUED, model_card
+
+    config = read_config(weights_dir("stargan"))
+    earlier = {k: v for k, v in config["training"].items() if k != "continued_from"}
+    config["training"] = {**earlier, **CONTINUED, "minutes": 60.0, "continued_from": earlier}
+    card = model_card(config)
+    assert "`python -m hub train stargan`, then `python -m hub train stargan --init DIR`" in card
+    assert f"{earlier['minutes'] + 60:.0f} minutes of training in all" in card
+    assert f"lowered linearly over the last {CONTINUED['decay_epochs']}" in card
+    assert f"on {CONTINUED['threads']} CPU thread(s)" in card
+
+
 def test_the_shipped_stargan_changes_what_it_is_asked_through_the_app():
     """Asked for thick upright strokes, every one of ten test digits gets wider strokes and a smaller
     slant, measured on the output, and keeps its reading."""

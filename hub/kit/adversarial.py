@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from ..weights import load_model
 from . import evaluator, training
 from .images import to_signed, to_unit, unit_images
 
@@ -168,6 +170,43 @@ def decay_phrase(cfg: dict, rates: str = "both rates") -> str:
         return ""
     return (f"; {rates} held for {cfg['epochs'] - cfg['decay_epochs']} epochs, then lowered linearly over the last "
             f"{cfg['decay_epochs']} (to 1/{cfg['decay_epochs']} of themselves in the last one)")
+
+
+def model_settings(paper: type, cfg: dict) -> dict:
+    """The settings `paper`'s constructor takes, from the run's settings (what config.json's "model" holds)."""
+    return {name: cfg[name] for name in inspect.signature(paper).parameters if name in cfg}
+
+
+def start(paper: type, cfg: dict, init: Path | None) -> tuple[nn.Module, dict, dict | None]:
+    """(the nets, the run's settings, the earlier run's config): new nets from cfg, or with `init` the nets
+    of the earlier run saved there, G and D as it left them (their weight averages), and its nets' settings."""
+    if init is None:
+        return paper(**model_settings(paper, cfg)), cfg, None
+    model, earlier = load_model(paper, init)
+    return model, {**cfg, **earlier["model"]}, earlier
+
+
+def commands(demo_id: str, t: dict) -> str:
+    """The card's exact command(s): one run from scratch, or the runs that led to a run which went on
+    from earlier weights."""
+    first = f"`python -m hub train {demo_id}`"
+    if "continued_from" not in t:
+        return first
+    return (f"{commands(demo_id, t['continued_from'])}, then `python -m hub train {demo_id} --init DIR` with DIR "
+            "holding its weights")
+
+
+def continuation(t: dict) -> str:
+    """The card's words on the earlier run a run went on from ("" for a run from scratch)."""
+    earlier = t.get("continued_from")
+    if not earlier:
+        return ""
+    total = t["minutes"] + earlier["minutes"]
+    return (f"\nThis run went on from the weights of an earlier one: G and D as that run left them (its weight average "
+            f"at its epoch {earlier['best_epoch']} of {earlier['last_epoch']}, {earlier['minutes']:.0f} minutes with "
+            f"lr {earlier['lr']} for D and {earlier.get('generator_lr', earlier['lr'])} for G"
+            f"{decay_phrase(earlier) or ', held constant'}), with fresh Adam state; {total:.0f} minutes of "
+            "training in all.")
 
 
 def fit(model: nn.Module, columns: tuple, step: Callable[[tuple], tuple], cfg: dict, log, generator,

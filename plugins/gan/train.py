@@ -8,7 +8,6 @@ nets and its loss.
 """
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from hub import load_model, read_config, weights_dir
+from hub import read_config, weights_dir
 from hub.kit import adversarial, cards, data, evaluator, parameter_count, to_signed, training, unit_images
 
 from . import paper as paper_of
@@ -102,20 +101,6 @@ def subset_check(model: adversarial.AdversarialNet, demo_id: str) -> dict:
     return {"demo": demo_id, "limit": SUBSET, "metrics": evaluate(model, SUBSET)}
 
 
-def model_settings(paper: type, cfg: dict) -> dict:
-    """The settings `paper`'s constructor takes, from the run's settings (what config.json's "model" holds)."""
-    return {name: cfg[name] for name in inspect.signature(paper).parameters if name in cfg}
-
-
-def start(paper: type, cfg: dict, init: Path | None) -> tuple[adversarial.AdversarialNet, dict, dict | None]:
-    """(the nets, the run's settings, the earlier run's config): new nets from cfg, or with `init` the nets
-    of the earlier run saved there, G and D as it left them (their weight averages), and its nets' settings."""
-    if init is None:
-        return paper(**model_settings(paper, cfg)), cfg, None
-    model, earlier = load_model(paper, init)
-    return model, {**cfg, **earlier["model"]}, earlier
-
-
 def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, seed: int | None = None,
           limit: int | None = None, init: Path | None = None) -> dict:
     cfg = training.settings(COMMON, DEFAULTS[kind], CONTINUED.get(kind, {}) if init else {}, epochs=epochs, seed=seed)
@@ -127,7 +112,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     digits = torch.from_numpy(y[:-evaluator.HELD_APART][:limit].astype(np.int64))
     reference = evaluator.held_apart_features(min(cfg["selection_samples"], limit or cfg["selection_samples"]))
     paper = paper_of(kind)
-    model, cfg, earlier = start(paper, cfg, init)
+    model, cfg, earlier = adversarial.start(paper, cfg, init)
     log.info("%s: G %d, D %d parameters, config %s", TITLES[kind], parameter_count(model.generator),
              parameter_count(model.discriminator), cfg)
     report = (lambda m: f"category accuracy {category_matching(m, 100, seed=0)[0]:.3f}") \
@@ -136,7 +121,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     torch.set_num_threads(max(torch.get_num_threads(), 2))
     metrics = {**evaluate(model, limit), "selection_fld_held_apart": round(best["fld"], 3)}
     log.info("test metrics %s", json.dumps(metrics))
-    config = {"model": model_settings(paper, cfg), "metrics": metrics,
+    config = {"model": adversarial.model_settings(paper, cfg), "metrics": metrics,
               "parameters": {"generator": parameter_count(model.generator),
                              "discriminator": parameter_count(model.discriminator)},
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
@@ -145,29 +130,6 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
               "subset_check": subset_check(model, demo_id)}
     cards.publish(out_dir, model, config, model_card(kind, demo_id, cfg, config))
     return metrics
-
-
-def commands(demo_id: str, t: dict) -> str:
-    """The card's exact command(s): one run from scratch, or the runs that led to a run which went on
-    from earlier weights."""
-    first = f"`python -m hub train {demo_id}`"
-    if "continued_from" not in t:
-        return first
-    return (f"{commands(demo_id, t['continued_from'])}, then `python -m hub train {demo_id} --init DIR` with DIR "
-            "holding its weights")
-
-
-def continuation(t: dict) -> str:
-    """The card's words on the earlier run a run went on from ("" for a run from scratch)."""
-    earlier = t.get("continued_from")
-    if not earlier:
-        return ""
-    total = t["minutes"] + earlier["minutes"]
-    return (f"\nThis run went on from the weights of an earlier one: G and D as that run left them (its weight average "
-            f"at its epoch {earlier['best_epoch']} of {earlier['last_epoch']}, {earlier['minutes']:.0f} minutes with "
-            f"lr {earlier['lr']} for D and {earlier.get('generator_lr', earlier['lr'])} for G"
-            f"{adversarial.decay_phrase(earlier) or ', held constant'}), with fresh Adam state; {total:.0f} minutes of "
-            "training in all.")
 
 
 def model_card(kind: str, demo_id: str, cfg: dict, config: dict) -> str:
@@ -204,9 +166,9 @@ LeNet Distance (FLD) against the 10,000 held-apart training images is kept (epoc
 {t['last_epoch']}). The figures below compare {m['samples']:,} fresh samples with the test split.
 
 ## Training
-Exact command: {commands(demo_id, t)}
+Exact command: {adversarial.commands(demo_id, t)}
 Adam, lr {cfg['lr']} for D and {cfg.get('generator_lr', cfg['lr'])} for G, betas {tuple(cfg['betas'])}, batch {cfg['batch_size']}, up to {cfg['epochs']} epochs or
-{cfg['max_minutes']} minutes{decay}; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{continuation(t)}
+{cfg['max_minutes']} minutes{decay}; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{adversarial.continuation(t)}
 
 ## Metrics (the hub's evaluator, `hub/kit/evaluator.py`)
 | metric | value |

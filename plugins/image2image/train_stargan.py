@@ -17,7 +17,8 @@ from .train_cyclegan import per_digit, percent, signed
 DEMO_ID = "stargan"
 MODEL = dict(width=16, blocks=4, critic_width=32)
 DEFAULTS = dict(**MODEL, lr=2e-4, betas=(0.5, 0.999), batch_size=16, n_critic=5, lambda_cls=1.0, lambda_rec=10.0,
-                lambda_gp=10.0, ema_decay=0.999, epochs=20, max_minutes=50, selection_digits=500, seed=0)
+                lambda_gp=10.0, ema_decay=0.999, epochs=20, max_minutes=50, selection_digits=500, threads=2, seed=0)
+CONTINUED = dict(epochs=12, decay_epochs=10, max_minutes=120, threads=1)   # a run that goes on from earlier weights
 STYLE_INDEX = {"mnist": 0, "usps": 1}
 TARGET_NAMES = {"usps_style": "USPS style", "mnist_style": "MNIST style"}   # in the card
 
@@ -134,9 +135,10 @@ def selection_score(valid: dict, n: int, reader: domains.LeNet):
     return score
 
 
-def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
-    cfg = training.settings(DEFAULTS, epochs=epochs, seed=seed)
-    torch.set_num_threads(2)
+def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None,
+          init: Path | None = None) -> dict:
+    cfg = training.settings(DEFAULTS, CONTINUED if init else {}, epochs=epochs, seed=seed)
+    torch.set_num_threads(cfg["threads"])
     out_dir = Path(out_dir)
     log = training.training_logger(DEMO_ID, out_dir)
     generator = training.seed_everything(cfg["seed"])
@@ -145,7 +147,7 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     strokes_codes = domain_code("strokes", thickness=torch.from_numpy(split["thickness"][:limit]),
                                 slant=torch.from_numpy(split["slant"][:limit]))
     style_x = {name: signed(split[name][:limit]) for name in STYLE_INDEX}
-    model = StarGAN(**MODEL)
+    model, cfg, earlier = adversarial.start(StarGAN, cfg, init)
     log.info("StarGAN, %d parameters (G %d, D %d); %d digits with stroke labels, %d MNIST and %d USPS digits; config %s",
              parameter_count(model), parameter_count(model.G), parameter_count(model.D), len(strokes_x),
              len(style_x["mnist"]), len(style_x["usps"]), cfg)
@@ -189,13 +191,15 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
                            score=score, average=average, schedules=adversarial.decay_schedules(optimizers, cfg),
                            score_name="shortfall (held-apart)",
                            loss_names=("D adversarial", "D cls", "G cls", "reconstruction"))
+    torch.set_num_threads(max(torch.get_num_threads(), 2))
     metrics = evaluate(model, limit)
     log.info("test metrics %s", json.dumps(metrics))
-    config = {"model": MODEL, "metrics": metrics,
+    config = {"model": adversarial.model_settings(StarGAN, cfg), "metrics": metrics,
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
                            "selection_shortfall": round(best["fld"], 4), "minutes": round(best["minutes"], 1),
                            "generator_steps": iteration[0] // cfg["n_critic"], "parameters": parameter_count(model),
-                           "stroke_labelled_digits": len(strokes_x)}}
+                           "stroke_labelled_digits": len(strokes_x),
+                           **({"continued_from": earlier["training"]} if earlier else {})}}
     config["subset_check"] = subset_check(model)
     cards.publish(out_dir, model, config, model_card(config))
     return metrics
@@ -267,11 +271,11 @@ digits (MNIST's last 10,000 training digits, USPS's last 1,000) by how far attai
 kept fall short of 1: epoch {t['best_epoch']} of {t['last_epoch']}.
 
 ## Training
-Exact command: `python -m hub train stargan`
+Exact command: {adversarial.commands(DEMO_ID, t)}
 WGAN-GP (lambda_gp {t['lambda_gp']}), lambda_cls {t['lambda_cls']}, lambda_rec {t['lambda_rec']}, n_critic {t['n_critic']} (the paper's), one
 critic iteration on each label set in turn; Adam (lr {t['lr']}, betas {tuple(t['betas'])}; the paper's 1e-4 is
 slower than this budget allows{adversarial.decay_phrase(t)}), batch {t['batch_size']}, an exponential moving average of the weights (decay
-{t['ema_decay']}); {t['generator_steps']:,} generator steps, seed {t['seed']}; {t['minutes']:.0f} minutes on 2 CPU threads.
+{t['ema_decay']}); {t['generator_steps']:,} generator steps, seed {t['seed']}; {t['minutes']:.0f} minutes on {t.get('threads', 2)} CPU thread(s).{adversarial.continuation(t)}
 
 ## Metrics (test splits: {m['mnist_examples']:,} MNIST digits, {m['usps_examples']:,} USPS digits)
 Attribute attainment: each MNIST test digit is asked for each value of one attribute, the other
