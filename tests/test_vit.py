@@ -42,6 +42,19 @@ def test_patches_are_the_image_cut_row_by_row():
         ViT(patch_size=5)
 
 
+def test_shifted_patch_tokens_hold_each_patch_and_its_four_diagonal_shifts():
+    model = ViT(patch_size=4, d_model=16, depth=1, heads=2, d_mlp=32, shifted_patches=True)
+    x = torch.arange(1, 28 * 28 + 1, dtype=torch.float32).view(1, 28, 28)
+    tokens = model.tokens(x)
+    assert tokens.shape == (1, 49, 5 * 16)
+    assert torch.equal(tokens[..., :16], model.patches(x))                 # the unshifted view comes first
+    views = tokens[0, 8].view(5, 4, 4)                                     # second row, second column: x[4:8, 4:8]
+    assert torch.equal(views[1], x[0, 2:6, 2:6])                           # content moved down and right by P/2
+    assert torch.equal(views[4], x[0, 6:10, 6:10])                         # moved up and left
+    assert torch.equal(tokens[0, 0].view(5, 4, 4)[1, :2], torch.zeros(2, 4))  # zeros come in at the border
+    assert model(torch.rand(2, 28, 28)).shape == (2, 10)
+
+
 def test_the_class_token_output_is_classified_and_every_layer_returns_its_attention():
     torch.manual_seed(0)
     model = ViT(d_model=16, depth=3, heads=2, d_mlp=32).eval()
