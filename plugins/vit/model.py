@@ -5,7 +5,7 @@
     y   = head(LN(z_L^0))                                 (eq. 4: the class token's output)
 
 With `shifted_patches`, Shifted Patch Tokenization (Lee et al. 2021, "Vision Transformer for Small-Size
-Datasets", eq. 2): the image and four copies shifted diagonally by half a patch are cut into patches
+Datasets"): the image and four copies shifted diagonally by half a patch are cut into patches
 together, so each token also sees the pixels across its borders: x_p -> E(LN([x; S_1(x); ..; S_4(x)]_p)).
 """
 from __future__ import annotations
