@@ -18,7 +18,7 @@ from .model import ViT
 MODEL = dict(patch_size=4, d_model=64, depth=6, heads=4, d_mlp=128, dropout=0.0)
 DEFAULTS = dict(**MODEL, lr=1e-3, min_lr=1e-5, warmup_epochs=3, weight_decay=0.05, label_smoothing=0.1, epochs=60,
                 batch_size=128, ema_decay=0.999, validate_every=1, patience=100, max_minutes=70,
-                rotate_degrees=10, scale=0.1, shift_pixels=2, seed=0)
+                rotate_degrees=10, scale=0.1, shift_pixels=2, threads=2, seed=0)
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float, scale: float, shift: float) -> torch.Tensor:
@@ -78,7 +78,7 @@ def calibrate(model: ViT, x_valid: torch.Tensor, y_valid: np.ndarray) -> dict:
 
 def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
     cfg = training.settings(DEFAULTS, epochs=epochs, seed=seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(cfg["threads"])
     out_dir = Path(out_dir)
     log = training.training_logger("vit", out_dir)
     generator = training.seed_everything(cfg["seed"])
@@ -149,7 +149,7 @@ mass in 28 x 28), as the demo does with drawings.
 Exact command: `python -m hub train vit`
 AdamW (weight decay {t['weight_decay']}), lr {t['lr']} after a {t['warmup_epochs']}-epoch linear warm-up, cosine-decayed to {t['min_lr']} over
 {t['epochs']} epochs, batch {t['batch_size']}, label smoothing {t['label_smoothing']}, EMA of the weights (decay {t['ema_decay']}); seed {t['seed']};
-{t['minutes']:.0f} minutes on 2 CPU threads.
+{t['minutes']:.0f} minutes on {t.get('threads', 2)} CPU thread{'s' if t.get('threads', 2) > 1 else ''}.
 
 ## Metrics
 | metric | value |
