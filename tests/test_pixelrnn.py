@@ -25,10 +25,11 @@ def wild(kind: str, seed: int, side: int = 28) -> PixelRNN:
 
 
 def test_skew_and_unskew_invert_each_other():
-    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
+    x = torch.arange(2 * 4 * 5 * 3, dtype=torch.float32).view(2, 4, 5, 3)          # [B, H, W, C]
     skewed = skew(x)
-    assert skewed.shape == (2, 3, 4, 8)
-    assert torch.equal(skewed[0, 0, 2, 2:7], x[0, 0, 2])
+    assert skewed.shape == (2, 4, 8, 3)
+    assert torch.equal(skewed[0, 2, 2:7], x[0, 2])                                  # row 2 moved right by 2
+    assert skewed[0, 2, :2].abs().sum() == 0 and skewed[0, 2, 7:].abs().sum() == 0
     assert torch.equal(unskew(skewed, 5), x)
 
 

@@ -96,23 +96,25 @@ class RowLSTM(nn.Module):
 
 
 def skew(x: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> [B, C, H, W + H - 1], row r shifted right by r: diagonals become columns.
+    """[..., H, W, C] -> [..., H, W + H - 1, C], row r shifted right by r: diagonals become columns.
     (Pad each row to W + H, then read the flat buffer back with rows one shorter.)"""
-    batch, channels, height, width = x.shape
-    flat = F.pad(x, (0, height)).flatten(2)
-    return flat[:, :, :height * (width + height - 1)].view(batch, channels, height, width + height - 1)
+    *lead, height, width, channels = x.shape
+    flat = F.pad(x, (0, 0, 0, height)).flatten(-3, -2)
+    return flat[..., :height * (width + height - 1), :].reshape(*lead, height, width + height - 1, channels)
 
 
 def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
-    batch, channels, height, length = x.shape
-    flat = F.pad(x.flatten(2), (0, height))
-    return flat.view(batch, channels, height, length + 1)[..., :width]
+    """The inverse of `skew`: [..., H, W + H - 1, C] -> [..., H, W, C]."""
+    *lead, height, length, channels = x.shape
+    flat = F.pad(x.flatten(-3, -2), (0, 0, 0, height))
+    return flat.reshape(*lead, height, length + 1, channels)[..., :width, :]
 
 
 class DiagonalLSTM(nn.Module):
     """One direction of the Diagonal BiLSTM: on the skewed map, column j's state comes from column
     j - 1 through a 2 x 1 convolution (rows r - 1 and r), i.e. from the pixels left of and above
-    each pixel; the input-to-state part is a masked 1 x 1 convolution."""
+    each pixel; the input-to-state part is a masked 1 x 1 convolution. The whole-image pass runs
+    both directions at once (`DiagonalBiLSTM.forward`); `row` is this direction alone, for sampling."""
 
     def __init__(self, channels: int, hidden: int, mask: str = "B"):
         super().__init__()
@@ -120,16 +122,10 @@ class DiagonalLSTM(nn.Module):
         self.input_to_state = MaskedConv2d(mask, channels, 4 * hidden, 1)
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, _, height, width = x.shape
-        h = c = x.new_zeros(batch, height, self.hidden)
-        inside = skew(x.new_ones(1, 1, height, width))[0, 0].T[:, None, :, None]      # [W + H - 1, 1, H, 1]
-        columns = []
-        for gates_in, keep in zip(skew(self.input_to_state(x)).permute(3, 0, 2, 1), inside):  # [B, H, 4h]
-            h, c = lstm_step(gates_in + conv_along(h, self.state_to_state, 1, 0), c)  # rows r - 1 and r
-            h, c = h * keep, c * keep           # no state in the skew's padding: it comes from pixels only
-            columns.append(h)
-        return unskew(torch.stack(columns, 3).transpose(1, 2), width)
+    def state_to_state_matrix(self) -> torch.Tensor:
+        """The 2 x 1 convolution's two taps side by side, [hidden, 2 * 4h]: h times it gives, per row,
+        the part for the row below (tap on r - 1) and the part for the row itself (tap on r)."""
+        return self.state_to_state.weight.permute(1, 2, 0).flatten(1)
 
     def row(self, x_row: torch.Tensor, above: tuple, cells: list | None = None, upto: int | None = None,
             reverse: bool = False) -> list:
@@ -171,9 +167,28 @@ class DiagonalBiLSTM(nn.Module):
         self.right_to_left = DiagonalLSTM(channels, hidden, mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        right = self.right_to_left(x.flip(3)).flip(3)
-        right = F.pad(right, (0, 0, 1, 0))[:, :, :-1]           # shift down one row
-        return self.left_to_right(x) + right
+        """Both directions step through the columns of their skewed maps together, the right-to-left
+        one on the mirrored image (one batched matrix product per column for the two)."""
+        directions = (self.left_to_right, self.right_to_left)
+        batch, _, height, width = x.shape
+        views = (x, x.flip(3))
+        gates_in = torch.stack([skew(channels_last(d.input_to_state(v))) for d, v in zip(directions, views)])
+        gates_in = gates_in.permute(3, 0, 1, 2, 4).contiguous()          # [W + H - 1, 2, B, H, 4h]: a column a step
+        weight = torch.stack([d.state_to_state_matrix() for d in directions])             # [2, h, 8h]
+        bias = torch.stack([d.state_to_state.bias for d in directions])[:, None, None]    # [2, 1, 1, 4h]
+        h = c = x.new_zeros(2, batch, height, self.hidden)
+        inside = skew(x.new_ones(height, width, 1))[:, :, 0].T[:, :, None]                # [W + H - 1, H, 1]
+        columns = []
+        for column_gates, keep in zip(gates_in, inside):
+            for_below, for_here = torch.bmm(h.flatten(1, 2), weight).view(*h.shape[:3], -1).chunk(2, -1)
+            recurrent = F.pad(for_below, (0, 0, 1, 0))[:, :, :-1] + for_here + bias     # taps on rows r - 1 and r
+            h, c = lstm_step(column_gates + recurrent, c)
+            h, c = h * keep, c * keep           # no state in the skew's padding: it comes from pixels only
+            columns.append(h)
+        skewed = torch.stack(columns, 3)                                                   # [2, B, H, W + H - 1, h]
+        left, right = channels_first(unskew(skewed, width).flatten(0, 1)).unflatten(0, (2, batch))
+        right = F.pad(right.flip(3), (0, 0, 1, 0))[:, :, :-1]          # mirrored back, shifted down one row
+        return left + right
 
     def empty_state(self, x: torch.Tensor) -> dict:
         h = x.new_zeros(x.shape[0], x.shape[3], self.hidden)
