@@ -8,7 +8,7 @@ from helpers import evaluate_subset, plugin_actions
 
 from hub import weights
 from hub.core import Hub
-from hub.kit import adversarial
+from hub.kit import adversarial, training
 from hub.kit.evaluator import frechet_distance
 from hub.placement import parse_inventory
 from plugins.gan import paper
@@ -81,7 +81,7 @@ def test_a_run_started_from_earlier_weights_takes_their_nets_and_says_so_in_its_
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), earlier.state_dict().values()))
     assert adversarial.start(paper("infogan"), cfg, None)[2] is None
     t = {"minutes": 100.0, "continued_from": config["training"]}
-    assert adversarial.commands("infogan", t) == \
+    assert training.commands("infogan", t) == \
         "`python -m hub train infogan`, then `python -m hub train infogan --init DIR` with DIR holding its weights"
     words = adversarial.continuation(t)
     assert "epoch 46 of 46, 40 minutes" in words and "held constant" in words and "140 minutes" in words
@@ -205,7 +205,6 @@ def test_infogan_categories_are_labelled_with_their_matched_digit():
 # ---- the shared adversarial scaffold -----------------------------------------------------------
 
 def test_a_run_stopped_while_saving_resumes_from_the_last_whole_checkpoint(tmp_path, monkeypatch):
-    from hub.kit import training
 
     training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).save({"epoch": 1})
 
@@ -220,7 +219,6 @@ def test_a_run_stopped_while_saving_resumes_from_the_last_whole_checkpoint(tmp_p
 
 
 def test_a_resumed_run_keeps_the_log_of_the_epochs_before_the_interruption(tmp_path):
-    from hub.kit import training
 
     def log_once(demo_id, line):
         log = training.training_logger(demo_id, tmp_path)

@@ -88,6 +88,25 @@ def test_shipped_weights_match_their_manifest_and_card(demo):
     assert config["metrics"]["examples"] == 10000 and f"{config['metrics']['nll_nats']:.2f}" in card
 
 
+def test_a_run_with_init_goes_on_from_the_earlier_weights_and_its_card_names_both_runs(tmp_path):
+    from plugins.pixelrnn.train import train
+    torch.manual_seed(0)
+    earlier = PixelRNN(kind="diagonal", layers=1, hidden=4)
+    trained = {"lr": 2e-3, "min_lr": 5e-5, "epochs": 5, "batch_size": 32, "seed": 0, "threads": 1,
+               "best_epoch": 5, "last_epoch": 5, "minutes": 136.3}
+    weights.save(tmp_path / "earlier", earlier, {"model": {"kind": "diagonal", "layers": 1, "hidden": 4},
+                                                 "training": trained})
+    out = tmp_path / "continued"
+    train("diagonal", "pixelrnn_diagonal", out, epochs=1, limit=16, init=tmp_path / "earlier")
+    config = weights.read_config(out)
+    assert config["model"]["layers"] == 1 and config["model"]["hidden"] == 4       # the earlier net, not DEFAULTS'
+    assert config["training"]["continued_from"] == trained and config["training"]["lr"] == 1e-3
+    card = (out / "README.md").read_text()
+    assert ("`python -m hub train pixelrnn_diagonal`, then `python -m hub train pixelrnn_diagonal --init DIR`"
+            in card)
+    assert "weight average at epoch 5 of 5" in card and "with fresh Adam state" in card
+
+
 def test_the_best_pixelrnn_reaches_88_nats_on_the_test_split():
     best = min(weights.read_config(weights.weights_dir(demo))["metrics"]["nll_nats"] for demo in DEMOS)
     assert best <= 88.0

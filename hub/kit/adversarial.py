@@ -186,16 +186,6 @@ def start(paper: type, cfg: dict, init: Path | None) -> tuple[nn.Module, dict, d
     return model, {**cfg, **earlier["model"]}, earlier
 
 
-def commands(demo_id: str, t: dict) -> str:
-    """The card's exact command(s): one run from scratch, or the runs that led to a run which went on
-    from earlier weights."""
-    first = f"`python -m hub train {demo_id}`"
-    if "continued_from" not in t:
-        return first
-    return (f"{commands(demo_id, t['continued_from'])}, then `python -m hub train {demo_id} --init DIR` with DIR "
-            "holding its weights")
-
-
 def continuation(t: dict) -> str:
     """The card's words on the earlier run a run went on from ("" for a run from scratch)."""
     earlier = t.get("continued_from")

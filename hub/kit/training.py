@@ -27,6 +27,16 @@ def settings(*layers: dict, **overrides) -> dict:
     return merged
 
 
+def commands(demo_id: str, t: dict) -> str:
+    """The card's exact command(s): one run from scratch, or the runs that led to a run which went on
+    from earlier weights."""
+    first = f"`python -m hub train {demo_id}`"
+    if "continued_from" not in t:
+        return first
+    return (f"{commands(demo_id, t['continued_from'])}, then `python -m hub train {demo_id} --init DIR` with DIR "
+            "holding its weights")
+
+
 def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed)

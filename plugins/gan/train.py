@@ -166,7 +166,7 @@ LeNet Distance (FLD) against the 10,000 held-apart training images is kept (epoc
 {t['last_epoch']}). The figures below compare {m['samples']:,} fresh samples with the test split.
 
 ## Training
-Exact command: {adversarial.commands(demo_id, t)}
+Exact command: {training.commands(demo_id, t)}
 Adam, lr {cfg['lr']} for D and {cfg.get('generator_lr', cfg['lr'])} for G, betas {tuple(cfg['betas'])}, batch {cfg['batch_size']}, up to {cfg['epochs']} epochs or
 {cfg['max_minutes']} minutes{decay}; seed {cfg['seed']}; {t['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{adversarial.continuation(t)}
 

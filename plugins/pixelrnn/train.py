@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from hub import load_model
 from hub.kit import cards, data, likelihood, parameter_count, training
 
 from .model import PixelRNN
@@ -19,6 +20,9 @@ DEFAULTS = {
     "row": dict(layers=6, hidden=16, epochs=14, batch_size=32, lr=2e-3, min_lr=5e-5, max_minutes=420),
     "diagonal": dict(layers=4, hidden=16, epochs=5, batch_size=32, lr=2e-3, min_lr=5e-5, max_minutes=130),
 }
+# A run that goes on from earlier weights (`--init`): a second, gentler cosine cycle (a warm restart, as in
+# SGDR) with fresh Adam state, from the earlier run's weight average.
+CONTINUED = {"diagonal": dict(epochs=8, lr=1e-3, max_minutes=120, threads=2)}
 COMMON = dict(ema_decay=0.999, validate_every=1, patience=3, max_minutes=65, clip_norm=10.0,
               valid_examples=2000, threads=1, seed=0)
 SUBSET = 500                  # test images of the quick check (`python -m hub evaluate DEMO --limit 500`)
@@ -34,10 +38,11 @@ def evaluate(model: PixelRNN, limit: int | None = None) -> dict:
 
 
 def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, seed: int | None = None,
-          limit: int | None = None) -> dict:
-    """Train one PixelRNN, keep the best-validation checkpoint, measure it exactly on the test split
-    (`limit` evenly spaced images only, for a smoke run); write weights, config and card."""
-    cfg = training.settings(COMMON, DEFAULTS[kind], epochs=epochs, seed=seed)
+          limit: int | None = None, init: Path | None = None) -> dict:
+    """Train one PixelRNN (from scratch, or with `init` on from the weights of an earlier run saved
+    there), keep the best-validation checkpoint, measure it exactly on the test split (`limit` evenly
+    spaced images only, for a smoke run); write weights, config and card."""
+    cfg = training.settings(COMMON, DEFAULTS[kind], CONTINUED.get(kind, {}) if init else {}, epochs=epochs, seed=seed)
     torch.set_num_threads(cfg["threads"])
     log = training.training_logger(demo_id, out_dir)
     generator = training.seed_everything(cfg["seed"])
@@ -45,7 +50,12 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
     x_valid = likelihood.flat(data.spread_subset(data.binarized_mnist("valid")[0], cfg["valid_examples"]))
     if limit:                                                   # a smoke run: a slice of the data
         x_train, x_valid = x_train[:limit], x_valid[:limit]
-    model = PixelRNN(kind, cfg["layers"], cfg["hidden"])
+    if init:
+        model, earlier = load_model(PixelRNN, init)
+        cfg = {**cfg, "layers": earlier["model"]["layers"], "hidden": earlier["model"]["hidden"],
+               "continued_from": earlier["training"]}
+    else:
+        model = PixelRNN(kind, cfg["layers"], cfg["hidden"])
     params = parameter_count(model)
     log.info("PixelRNN %s, %d parameters, config %s", NAMES[kind], params, cfg)
 
@@ -91,11 +101,11 @@ epoch {best['epoch']} of {best['last_epoch']}) is kept; the test figure is on th
 which took no part in training or selection.
 
 ## Training
-Exact command: `python -m hub train {demo_id}`
+Exact command: {training.commands(demo_id, cfg)}
 Adam, lr {cfg['lr']} cosine-decayed to {cfg['min_lr']} over {cfg['epochs']} epochs, batch {cfg['batch_size']},
 gradient norm clipped at {cfg['clip_norm']}, exponential moving average of the weights (decay
 {cfg['ema_decay']}) is what is validated and shipped, a {cfg['max_minutes']}-minute budget; seed {cfg['seed']};
-{best['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{(" " + cfg["history"]) if cfg.get("history") else ""}
+{best['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{(" " + cfg["history"]) if cfg.get("history") else ""}{continuation(cfg, best)}
 
 ## Metrics (test split, {metrics['examples']:,} images; exact negative log-likelihood, lower is better)
 | model | nats |
@@ -106,3 +116,16 @@ gradient norm clipped at {cfg['clip_norm']}, exponential moving average of the w
 
 Reproduce: `python -m hub evaluate {demo_id} --json`.
 """
+
+
+def continuation(cfg: dict, best: dict) -> str:
+    """The card's words on the earlier run this one went on from ("" for a run from scratch)."""
+    earlier = cfg.get("continued_from")
+    if not earlier:
+        return ""
+    history = f" {earlier['history']}" if earlier.get("history") else ""
+    return (f"\nThis run went on from the weights of an earlier one: its weight average at epoch {earlier['best_epoch']} "
+            f"of {earlier['last_epoch']} (Adam, lr {earlier['lr']} cosine-decayed to {earlier['min_lr']} over "
+            f"{earlier['epochs']} epochs, batch {earlier['batch_size']}, seed {earlier['seed']}; {earlier['minutes']:.0f} "
+            f"minutes on {earlier['threads']} CPU thread(s)), with fresh Adam state: "
+            f"{best['minutes'] + earlier['minutes']:.0f} minutes of training in all.{history}")
