@@ -112,6 +112,11 @@ def test_the_best_pixelrnn_reaches_88_nats_on_the_test_split():
     assert best <= 88.0
 
 
+def test_the_diagonal_bilstm_meets_issue_23s_bar_on_the_whole_test_split():
+    metrics = weights.read_config(weights.weights_dir("pixelrnn_diagonal"))["metrics"]
+    assert metrics["examples"] == 10000 and metrics["nll_nats"] <= 81.5
+
+
 @pytest.mark.slow                # recomputes figures in a subprocess
 @pytest.mark.parametrize("demo", DEMOS)
 def test_test_nll_recomputed_on_a_subset(demo):

@@ -75,7 +75,7 @@ def train(kind: str, demo_id: str, out_dir: Path, epochs: int | None = None, see
               "valid_log_likelihood_percentiles": likelihood.reference_percentiles(model, limit=limit),
               "subset_check": {"demo": demo_id, "limit": SUBSET, "metrics": evaluate(model, limit=SUBSET)}}
     cards.publish(out_dir, model, config, model_card(kind, demo_id, cfg, metrics, best, params))
-    log.info("wrote %s (sha256 %s)", out_dir)
+    log.info("wrote %s", out_dir)
     return metrics
 
 
@@ -105,7 +105,7 @@ Exact command: {training.commands(demo_id, cfg)}
 Adam, lr {cfg['lr']} cosine-decayed to {cfg['min_lr']} over {cfg['epochs']} epochs, batch {cfg['batch_size']},
 gradient norm clipped at {cfg['clip_norm']}, exponential moving average of the weights (decay
 {cfg['ema_decay']}) is what is validated and shipped, a {cfg['max_minutes']}-minute budget; seed {cfg['seed']};
-{best['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{(" " + cfg["history"]) if cfg.get("history") else ""}{continuation(cfg, best)}
+{best['minutes']:.0f} minutes on {cfg['threads']} CPU thread(s).{continuation(cfg, best)}{(" " + cfg["history"]) if cfg.get("history") else ""}
 
 ## Metrics (test split, {metrics['examples']:,} images; exact negative log-likelihood, lower is better)
 | model | nats |
