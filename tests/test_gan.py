@@ -205,7 +205,6 @@ def test_infogan_categories_are_labelled_with_their_matched_digit():
 # ---- the shared adversarial scaffold -----------------------------------------------------------
 
 def test_a_run_stopped_while_saving_resumes_from_the_last_whole_checkpoint(tmp_path, monkeypatch):
-
     training.Checkpoints(tmp_path, {"net": torch.nn.Linear(2, 2)}).save({"epoch": 1})
 
     def stopped_midway(state, file):
@@ -219,7 +218,6 @@ def test_a_run_stopped_while_saving_resumes_from_the_last_whole_checkpoint(tmp_p
 
 
 def test_a_resumed_run_keeps_the_log_of_the_epochs_before_the_interruption(tmp_path):
-
     def log_once(demo_id, line):
         log = training.training_logger(demo_id, tmp_path)
         log.info(line)

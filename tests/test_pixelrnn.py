@@ -90,16 +90,18 @@ def test_shipped_weights_match_their_manifest_and_card(demo):
 
 def test_a_run_with_init_goes_on_from_the_earlier_weights_and_its_card_names_both_runs(tmp_path):
     from plugins.pixelrnn.train import train
-    torch.manual_seed(0)
-    earlier = PixelRNN(kind="diagonal", layers=1, hidden=4)
+    earlier = wild("diagonal", seed=3)                 # weights no fresh initialisation could have
     trained = {"lr": 2e-3, "min_lr": 5e-5, "epochs": 5, "batch_size": 32, "seed": 0, "threads": 1,
                "best_epoch": 5, "last_epoch": 5, "minutes": 136.3}
-    weights.save(tmp_path / "earlier", earlier, {"model": {"kind": "diagonal", "layers": 1, "hidden": 4},
+    weights.save(tmp_path / "earlier", earlier, {"model": {"kind": "diagonal", "layers": 2, "hidden": 4},
                                                  "training": trained})
     out = tmp_path / "continued"
     train("diagonal", "pixelrnn_diagonal", out, epochs=1, limit=16, init=tmp_path / "earlier")
     config = weights.read_config(out)
-    assert config["model"]["layers"] == 1 and config["model"]["hidden"] == 4       # the earlier net, not DEFAULTS'
+    assert config["model"]["layers"] == 2 and config["model"]["hidden"] == 4       # the earlier net, not DEFAULTS'
+    continued, _ = weights.load_model(PixelRNN, out)
+    for before, after in zip(earlier.state_dict().values(), continued.state_dict().values()):
+        assert torch.allclose(before, after, atol=1e-2)   # one step, then averaged: still the earlier weights
     assert config["training"]["continued_from"] == trained and config["training"]["lr"] == 1e-3
     card = (out / "README.md").read_text()
     assert ("`python -m hub train pixelrnn_diagonal`, then `python -m hub train pixelrnn_diagonal --init DIR`"
