@@ -274,7 +274,7 @@ digits (MNIST's last 10,000 training digits, USPS's last 1,000) by how far attai
 kept fall short of 1: epoch {t['best_epoch']} of {t['last_epoch']}.
 
 ## Training
-Exact command: {adversarial.commands(DEMO_ID, t)}
+Exact command: {training.commands(DEMO_ID, t)}
 WGAN-GP (lambda_gp {t['lambda_gp']}), lambda_cls {t['lambda_cls']}, lambda_rec {t['lambda_rec']}, n_critic {t['n_critic']} (the paper's), one
 critic iteration on each label set in turn; Adam (lr {t['lr']}, betas {tuple(t['betas'])}; the paper's 1e-4 is
 slower than this budget allows{adversarial.decay_phrase(t)}), batch {t['batch_size']}, an exponential moving average of the weights (decay
