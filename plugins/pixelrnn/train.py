@@ -22,7 +22,8 @@ DEFAULTS = {
 }
 # A run that goes on from earlier weights (`--init`): a second, gentler cosine cycle (a warm restart, as in
 # SGDR) with fresh Adam state, from the earlier run's weight average.
-CONTINUED = {"diagonal": dict(epochs=8, lr=1e-3, max_minutes=120, threads=2)}
+CONTINUED = {"diagonal": dict(epochs=8, lr=1e-3, max_minutes=120, threads=2),
+             "row": dict(epochs=14, lr=1e-3, max_minutes=120, threads=2)}
 COMMON = dict(ema_decay=0.999, validate_every=1, patience=3, max_minutes=65, clip_norm=10.0,
               valid_examples=2000, threads=1, seed=0)
 SUBSET = 500                  # test images of the quick check (`python -m hub evaluate DEMO --limit 500`)
