@@ -120,9 +120,10 @@ def test_the_diagonal_bilstm_meets_issue_23s_bar_on_the_whole_test_split():
 
 
 def test_the_row_lstm_keeps_its_shipped_figure_on_the_whole_test_split():
-    """81.75 nats at h = 32 (82.16 at h = 16 before it); issue 23's bar of 81.5 is not met yet."""
+    """81.59 nats at h = 32 after a second cosine cycle (81.75 after the first, 82.16 at h = 16 before it);
+    issue 23's bar of 81.5 is not met yet."""
     metrics = weights.read_config(weights.weights_dir("pixelrnn_row"))["metrics"]
-    assert metrics["examples"] == 10000 and metrics["nll_nats"] <= 81.8
+    assert metrics["examples"] == 10000 and metrics["nll_nats"] <= 81.6
 
 
 @pytest.mark.slow                # recomputes figures in a subprocess

@@ -22,7 +22,8 @@ DEFAULTS = {
     "diagonal": dict(layers=4, hidden=16, epochs=5, batch_size=32, lr=2e-3, min_lr=5e-5, max_minutes=130),
 }
 # A run that goes on from earlier weights (`--init`): a second, gentler cosine cycle (a warm restart, as in
-# SGDR) with fresh Adam state, from the earlier run's weight average.
+# SGDR) with fresh Adam state, from the earlier run's weight average: 81.75 -> 81.59 nats for the Row LSTM (h = 32),
+# 82.83 -> 81.23 for the Diagonal BiLSTM.
 CONTINUED = {"diagonal": dict(epochs=8, lr=1e-3, max_minutes=120, threads=2),
              "row": dict(epochs=8, lr=1e-3, max_minutes=180, threads=2)}
 COMMON = dict(ema_decay=0.999, validate_every=1, patience=3, max_minutes=65, clip_norm=10.0,
