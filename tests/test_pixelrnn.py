@@ -49,6 +49,20 @@ def test_changing_pixel_j_never_changes_the_prediction_of_any_pixel_up_to_j(kind
 
 
 @pytest.mark.parametrize("kind", ["row", "diagonal"])
+def test_a_grown_net_computes_what_it_did_until_its_new_layers_train(kind):
+    model = wild(kind, 2, side=6)
+    x = (torch.rand(3, 36) > 0.5).float()
+    before = model.log_prob(x)
+    model.grow(4)
+    assert len(model.lstms) == len(model.residuals) == 4
+    assert torch.equal(model.log_prob(x), before)
+    model.log_prob(x).sum().backward()
+    assert model.residuals[3].weight.grad.abs().sum() > 0          # the new layer can learn its share
+    assert torch.equal(model.sample(2, torch.Generator().manual_seed(0)),
+                       model.sample_naive(2, torch.Generator().manual_seed(0)))
+
+
+@pytest.mark.parametrize("kind", ["row", "diagonal"])
 def test_row_at_a_time_sampler_draws_what_the_whole_image_pass_draws(kind):
     model = wild(kind, 1, side=6)
     fast = model.sample(5, torch.Generator().manual_seed(3))
@@ -88,25 +102,43 @@ def test_shipped_weights_match_their_manifest_and_card(demo):
     assert config["metrics"]["examples"] == 10000 and f"{config['metrics']['nll_nats']:.2f}" in card
 
 
-def test_a_run_with_init_goes_on_from_the_earlier_weights_and_its_card_names_both_runs(tmp_path):
+@pytest.mark.parametrize("kind, runs_before", [("diagonal", 1), ("row", 2)])
+def test_a_run_with_init_goes_on_from_the_earlier_weights_and_its_card_names_every_run(tmp_path, kind, runs_before):
+    """The Diagonal BiLSTM's first `--init` run goes on at its depth; the Row LSTM's second deepens it to 7 layers."""
     from plugins.pixelrnn.train import train
-    earlier = wild("diagonal", seed=3)                 # weights no fresh initialisation could have
+    demo = f"pixelrnn_{kind}"
+    earlier = wild(kind, seed=3)                       # weights no fresh initialisation could have
     trained = {"lr": 2e-3, "min_lr": 5e-5, "epochs": 5, "batch_size": 32, "seed": 0, "threads": 1,
-               "best_epoch": 5, "last_epoch": 5, "minutes": 136.3}
-    weights.save(tmp_path / "earlier", earlier, {"model": {"kind": "diagonal", "layers": 2, "hidden": 4},
+               "best_epoch": 5, "last_epoch": 5, "minutes": 136.3, "layers": 2}
+    for _ in range(runs_before - 1):
+        trained = {**trained, "lr": 1e-3, "minutes": 100.0, "continued_from": trained}
+    weights.save(tmp_path / "earlier", earlier, {"model": {"kind": kind, "layers": 2, "hidden": 4},
                                                  "training": trained})
     out = tmp_path / "continued"
-    train("diagonal", "pixelrnn_diagonal", out, epochs=1, limit=16, init=tmp_path / "earlier")
+    train(kind, demo, out, epochs=1, limit=16, init=tmp_path / "earlier")
     config = weights.read_config(out)
-    assert config["model"]["layers"] == 2 and config["model"]["hidden"] == 4       # the earlier net, not DEFAULTS'
+    layers_after = 7 if kind == "row" else 2
+    assert config["model"]["layers"] == layers_after and config["model"]["hidden"] == 4   # not DEFAULTS' width
     continued, _ = weights.load_model(PixelRNN, out)
-    for before, after in zip(earlier.state_dict().values(), continued.state_dict().values()):
-        assert torch.allclose(before, after, atol=1e-2)   # one step, then averaged: still the earlier weights
+    for name, before in earlier.state_dict().items():
+        assert torch.allclose(before, continued.state_dict()[name], atol=1e-2)   # one step, then averaged
     assert config["training"]["continued_from"] == trained and config["training"]["lr"] == 1e-3
     card = (out / "README.md").read_text()
-    assert ("`python -m hub train pixelrnn_diagonal`, then `python -m hub train pixelrnn_diagonal --init DIR`"
-            in card)
+    later = f", then `python -m hub train {demo} --init DIR` with DIR holding its weights"
+    assert f"Exact command: `python -m hub train {demo}`{later * runs_before}\n" in card
     assert "weight average at epoch 5 of 5" in card and "with fresh Adam state" in card
+    assert ("deepened from 2 to 7 layers" in card) == (layers_after == 7)
+
+
+def test_each_run_with_init_takes_the_next_stage_of_its_recipe():
+    from plugins.pixelrnn.train import CONTINUED, continued_stage
+    first = {"minutes": 1.0}
+    second = {"minutes": 2.0, "continued_from": first}
+    third = {"minutes": 3.0, "continued_from": second}
+    assert continued_stage("row", first) == CONTINUED["row"][0] and "layers" not in CONTINUED["row"][0]
+    assert continued_stage("row", second) == continued_stage("row", third) == CONTINUED["row"][1]
+    assert CONTINUED["row"][1]["layers"] == 7
+    assert continued_stage("diagonal", second) == CONTINUED["diagonal"][0]
 
 
 def test_the_best_pixelrnn_reaches_88_nats_on_the_test_split():
@@ -120,10 +152,10 @@ def test_the_diagonal_bilstm_meets_issue_23s_bar_on_the_whole_test_split():
 
 
 def test_the_row_lstm_keeps_its_shipped_figure_on_the_whole_test_split():
-    """81.59 nats at h = 32 after a second cosine cycle (81.75 after the first, 82.16 at h = 16 before it);
-    issue 23's bar of 81.5 is not met yet."""
+    """81.54 nats at 7 layers of h = 32 after a third cosine cycle that added the seventh layer (81.59 after the
+    second, 81.75 after the first, 82.16 at h = 16 before them); issue 23's bar of 81.5 is not met yet."""
     metrics = weights.read_config(weights.weights_dir("pixelrnn_row"))["metrics"]
-    assert metrics["examples"] == 10000 and metrics["nll_nats"] <= 81.6
+    assert metrics["examples"] == 10000 and metrics["nll_nats"] <= 81.55
 
 
 @pytest.mark.slow                # recomputes figures in a subprocess

@@ -27,14 +27,16 @@ def settings(*layers: dict, **overrides) -> dict:
     return merged
 
 
+def run_chain(t: dict) -> list[dict]:
+    """A run's settings `t` and those of every earlier run it went on from (`continued_from`), earliest first."""
+    return (run_chain(t["continued_from"]) if t.get("continued_from") else []) + [t]
+
+
 def commands(demo_id: str, t: dict) -> str:
     """The card's exact command(s): one run from scratch, or the runs that led to a run which went on
     from earlier weights."""
-    first = f"`python -m hub train {demo_id}`"
-    if "continued_from" not in t:
-        return first
-    return (f"{commands(demo_id, t['continued_from'])}, then `python -m hub train {demo_id} --init DIR` with DIR "
-            "holding its weights")
+    later = f"`python -m hub train {demo_id} --init DIR` with DIR holding its weights"
+    return ", then ".join([f"`python -m hub train {demo_id}`"] + [later] * (len(run_chain(t)) - 1))
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -225,6 +225,18 @@ class PixelRNN(nn.Module):
         self.output = nn.Sequential(nn.ReLU(), MaskedConv2d("B", 2 * hidden, 2 * hidden, 1), nn.ReLU(),
                                     MaskedConv2d("B", 2 * hidden, 1, 1))
 
+    def grow(self, layers: int) -> None:
+        """Deepen a trained net to `layers` LSTM layers without changing what it computes: each new
+        layer is appended with its residual 1 x 1 convolution zeroed, so it starts as the identity
+        (as new blocks start in progressive growing) and training then gives it a share of the work."""
+        kind_of_layer, hidden = type(self.lstms[0]), self.lstms[0].hidden
+        while len(self.lstms) < layers:
+            self.lstms.append(kind_of_layer(2 * hidden, hidden).to(self.input.weight.device))
+            residual = nn.Conv2d(hidden, 2 * hidden, 1).to(self.input.weight.device)
+            nn.init.zeros_(residual.weight)
+            nn.init.zeros_(residual.bias)
+            self.residuals.append(residual)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, 1, H, W] in {0, 1} -> logits [B, 1, H, W] of each pixel given the pixels before it."""
         h = self.input(x)
