@@ -228,7 +228,7 @@ class PixelRNN(nn.Module):
     def grow(self, layers: int) -> None:
         """Deepen a trained net to `layers` LSTM layers without changing what it computes: each new
         layer is appended with its residual 1 x 1 convolution zeroed, so it starts as the identity
-        (as new blocks start in progressive growing) and training then gives it a share of the work."""
+        (Net2DeeperNet's idea, Chen et al. 2016) and training then gives it a share of the work."""
         kind_of_layer, hidden = type(self.lstms[0]), self.lstms[0].hidden
         while len(self.lstms) < layers:
             self.lstms.append(kind_of_layer(2 * hidden, hidden).to(self.input.weight.device))

@@ -25,7 +25,8 @@ DEFAULTS = {
 # fresh Adam state, from the earlier run's weight average. The n-th such run of a net takes the n-th stage here
 # (the last again after that), so the card's chain of commands remakes the shipped weights. The second cycle:
 # 81.75 -> 81.59 nats for the Row LSTM (h = 32), 82.83 -> 81.23 for the Diagonal BiLSTM. The Row LSTM's third
-# first deepens it to 7 layers (`PixelRNN.grow`: each new layer starts as the identity), 81.59 -> 81.54 in 95 minutes.
+# run first deepens it to 7 layers (`PixelRNN.grow`: each new layer starts as the identity): 81.59 -> 81.54 in
+# 95 minutes.
 CONTINUED = {"diagonal": [dict(epochs=8, lr=1e-3, max_minutes=120, threads=2)],
              "row": [dict(epochs=8, lr=1e-3, max_minutes=180, threads=2),
                      dict(layers=7, epochs=6, lr=1e-3, max_minutes=125, threads=2)]}
@@ -138,15 +139,16 @@ def continuation(cfg: dict, best: dict) -> str:
     if not earlier:
         return ""
     history = f" {earlier['history']}" if earlier.get("history") else ""
+    minutes = best["minutes"] + sum(run["minutes"] for run in training.run_chain(earlier))
     return (f"\nThis run went on from the weights of an earlier one: its weight average at epoch {earlier['best_epoch']} "
             f"of {earlier['last_epoch']} (Adam, lr {earlier['lr']} cosine-decayed to {earlier['min_lr']} over "
             f"{earlier['epochs']} epochs, batch {earlier['batch_size']}, seed {earlier['seed']}; {earlier['minutes']:.0f} "
             f"minutes on {earlier['threads']} CPU thread(s)), {grown(cfg, earlier)}with fresh Adam state: "
-            f"{best['minutes'] + sum(run['minutes'] for run in training.run_chain(earlier)):.0f} minutes of training in all."
-            f"{history}")
+            f"{minutes:.0f} minutes of training in all.{history}")
 
 
 def grown(cfg: dict, earlier: dict) -> str:
+    """The card's words on layers this run added to the earlier net ("" for none)."""
     added = cfg["layers"] - earlier.get("layers", cfg["layers"])
     return (f"deepened from {earlier['layers']} to {cfg['layers']} layers (the new {'one' if added == 1 else 'ones'} "
             "appended with a zeroed residual convolution, so that training started from the earlier net's "
