@@ -347,6 +347,39 @@ def test_a_stargan_run_that_went_on_from_earlier_weights_names_both_runs_in_its_
     assert f"on {CONTINUED['threads']} CPU thread(s)" in card
 
 
+def test_the_stargan_checkpoint_is_chosen_by_how_far_it_falls_short_of_the_aims(monkeypatch):
+    """A checkpoint that meets every aim beats one nearer to 1 on the sum that misses the digit aim; among
+    checkpoints that meet every aim, the one nearer to 1 wins; each rate is logged."""
+    from plugins.image2image import train_stargan
+
+    rates = {"meets every aim": dict(attribute_attainment_min=0.82, style_attainment=0.91, digit_kept=0.95),
+             "misses the digit aim": dict(attribute_attainment_min=0.99, style_attainment=1.0, digit_kept=0.94),
+             "meets them by more": dict(attribute_attainment_min=0.90, style_attainment=0.99, digit_kept=0.96)}
+    monkeypatch.setattr(train_stargan, "measure", lambda model, mnist, usps, reader: rates[model])
+    logged = []
+
+    class Log:
+        def info(self, fmt, *args):
+            logged.append(fmt % args)
+
+    digits = (np.zeros((4, 28, 28), np.float32), np.zeros(4, np.int64))
+    score = train_stargan.selection_score({"mnist": digits, "usps": digits}, 4, reader=None, log=Log())
+    scores = {name: score(name) for name in rates}
+    assert scores["meets them by more"] < scores["meets every aim"] < scores["misses the digit aim"]
+    assert scores["misses the digit aim"] == pytest.approx(0.01 + 0.01 * (0.01 + 0 + 0.06))
+    assert "digit_kept 0.9400" in logged[1]
+
+
+def test_a_stargan_card_says_how_its_checkpoint_was_chosen():
+    from hub import read_config, weights_dir
+    from plugins.image2image.train_stargan import model_card
+
+    config = read_config(weights_dir("stargan"))
+    assert "fall short of 1" in model_card(config)
+    config["training"] = {**config["training"], "selection": "aims"}
+    assert "fall short of the aims (80.0%, 90.0%, 95.0%)" in model_card(config)
+
+
 def test_the_shipped_stargan_changes_what_it_is_asked_through_the_app():
     """Asked for thick upright strokes, every one of ten test digits gets wider strokes and a smaller
     slant, measured on the output, and keeps its reading."""
