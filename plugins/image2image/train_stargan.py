@@ -20,7 +20,9 @@ DEMO_ID = "stargan"
 # 32, 93.0% and 92.4%. Its translations that lost the digit were visibly not real digits (broken strokes, blots,
 # faint marks inside a 0 that carry what the reconstruction needs), which a critic should refuse: that critic had
 # a twelfth of G's parameters (174k against 1.98M), where the paper's has five times its G's. Hence a critic twice as
-# wide (675k); stored in float16, G and D stay under 10 MB.
+# wide (675k); stored in float16, G and D stay under 10 MB. Trained from scratch for 30 epochs (the checkpoint of the
+# last): weakest attribute 84.4% ("right"), style 99.8%, digit kept 95.5%; the digit rose 3.1 points, the weakest
+# attribute fell 8.6.
 MODEL = dict(width=32, blocks=6, critic_width=64)
 # The paper's schedule: both rates held, then lowered linearly over the second half.
 DEFAULTS = dict(**MODEL, lr=2e-4, betas=(0.5, 0.999), batch_size=16, n_critic=5, lambda_cls=1.0, lambda_rec=10.0,
@@ -222,12 +224,20 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     config = {"model": adversarial.model_settings(StarGAN, cfg), "metrics": metrics,
               "training": {**cfg, "best_epoch": best["epoch"], "last_epoch": best["last_epoch"],
                            "selection_shortfall": round(best["fld"], 4), "minutes": round(best["minutes"], 1),
-                           "generator_steps": iteration[0] // cfg["n_critic"], "parameters": parameter_count(model),
+                           "generator_steps": generator_steps(best["last_epoch"], len(strokes_x), cfg),
+                           "parameters": parameter_count(model),
                            "stroke_labelled_digits": len(strokes_x),
                            **({"continued_from": earlier["training"]} if earlier else {})}}
     config["subset_check"] = subset_check(model)
     cards.publish(out_dir, model, config, model_card(config), dtype=torch.float16)    # G and D in 10 MB
     return metrics
+
+
+def generator_steps(epochs: int, stroke_digits: int, cfg: dict) -> int:
+    """G's updates in `epochs` epochs: a critic iteration per label set for every batch, G every n_critic
+    (counted from the epochs, since a run that resumed counts its iterations again from 0)."""
+    batches = -(-stroke_digits // cfg["batch_size"])
+    return epochs * batches * len(LABEL_SETS) // cfg["n_critic"]
 
 
 SUBSET = 300                  # test digits of each style for the quick check
