@@ -341,6 +341,18 @@ def test_the_shipped_stargan_meets_the_issue_bars_and_its_card_says_nothing_fell
     assert "aimed at" not in card                      # no shortfall line
 
 
+def test_the_stargan_card_counts_the_generator_steps_of_every_epoch_the_run_trained():
+    """Two critic iterations (one per label set) a batch, G every n_critic: 20 epochs of the 18,448 stroke-labelled
+    digits in batches of 16 are 9,224 steps (the first shipped card's count, from a run that never resumed)."""
+    from hub import read_config, weights_dir
+    from plugins.image2image.train_stargan import DEFAULTS, generator_steps
+
+    assert generator_steps(20, 18_448, DEFAULTS) == 9_224
+    assert generator_steps(5, 17, dict(batch_size=16, n_critic=5)) == 4    # the last, short batch counts too
+    t = read_config(weights_dir("stargan"))["training"]
+    assert t["generator_steps"] == generator_steps(t["last_epoch"], t["stroke_labelled_digits"], t)
+
+
 def test_a_stargan_run_that_went_on_from_earlier_weights_names_both_runs_in_its_card():
     from hub import read_config, weights_dir
     from plugins.image2image.train_stargan import CONTINUED, model_card
