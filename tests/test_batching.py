@@ -281,3 +281,28 @@ def test_a_crowd_of_clients_shares_passes_through_the_hub(tmp_path):
         assert batcher.stats.passes - before < 12
     finally:
         app.close()
+
+
+def test_the_app_puts_off_gradios_summary_of_its_queue_events(monkeypatch):
+    """Left alone, Gradio's queue rebuilds a summary of its recorded events after each one; the app's setting
+    keeps the (empty) summary it has, and a value set by the user is kept."""
+    import gradio as gr
+
+    from app import QUEUE_SUMMARY_EVERY, put_off_queue_summary
+
+    record = {"time": 0.0, "status": "success", "function": "double", "process_time": 0.1, "session_hash": "s"}
+
+    def summary_after_an_event() -> dict:
+        with gr.Blocks() as app:
+            gr.Number()
+        app.queue()
+        app._queue.events_recorded = 1
+        return app._queue.compute_analytics_summary([record])
+
+    monkeypatch.setenv(QUEUE_SUMMARY_EVERY, "1")
+    assert "double" in summary_after_an_event()["functions"]          # Gradio's default: every event
+    put_off_queue_summary()
+    assert "double" in summary_after_an_event()["functions"]          # a value the user set is kept
+    monkeypatch.delenv(QUEUE_SUMMARY_EVERY)
+    put_off_queue_summary()
+    assert summary_after_an_event()["functions"] == {}
