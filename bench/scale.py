@@ -393,11 +393,25 @@ def main() -> None:
     print(json.dumps({k: v for k, v in report.items() if k != "settings"}, indent=2))
 
 
+def cpu_description() -> str:
+    """The CPU's name and its wide vector units: this machine's host has changed between runs (AVX2 alone, then
+    AVX-512 and AMX), and batched matrix products gain from them more than a lone sentence's small ones."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    wide = [flag for flag in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile") if flag in flags]
+    return f"{name} ({', '.join(wide) or 'no AVX2'})"
+
+
 def write_report(results: dict, args) -> dict:
     every = [f for s in results.values() for f in s.values() if isinstance(f, dict) and "errors" in f]
     clients = sorted({f["clients"] for f in every})
     report = {
         "machine": f"{os.cpu_count()} CPU cores, no GPU; clients and server on the same machine",
+        "cpu": cpu_description(),
         "requests_per_client": args.requests, "plugins": PLUGINS,
         **{f"at_{c}_clients": summary(results, c) for c in clients},
         "errors": sum(f["errors"] for f in every), "cross_talk": sum(f["cross_talk"] for f in every),
