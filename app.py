@@ -109,9 +109,9 @@ def main(argv=None) -> None:
 
 def put_off_queue_summary() -> None:
     """Gradio's queue rebuilds a pandas summary of its last 10,000 events after every event, for a monitoring
-    page this hub does not open: 2 ms of CPU an event after 2,400 events, 6 ms after 10,000, and a tenth of
-    the server's time under a crowd of 16 (`bench/scale.py`, sampled with py-spy). Read when the queue is
-    made; a value already in the environment is kept."""
+    page this hub does not open: 2.6 ms of CPU an event after 2,400 events, 6.8 ms after 10,000
+    (`bench/queue_summary.py`), a tenth of the server's time under a crowd of 16 (sampled with py-spy). Read
+    when the queue is made; a value already in the environment is kept."""
     os.environ.setdefault(QUEUE_SUMMARY_EVERY, str(10 ** 9))
 
 
