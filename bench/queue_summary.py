@@ -16,7 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 from app import QUEUE_SUMMARY_EVERY, put_off_queue_summary  # noqa: E402
+from serving import cpu_description  # noqa: E402
 
 EVENTS = (100, 2_400, 10_000)
 
@@ -49,8 +51,6 @@ def main() -> None:
     default = {str(n): milliseconds_an_event(n, args.repeats) for n in EVENTS}
     put_off_queue_summary()
     hub = {str(n): milliseconds_an_event(n, args.repeats) for n in EVENTS}
-    sys.path.insert(0, str(ROOT / "bench"))
-    from scale import cpu_description
     report = {"cpu": cpu_description(), "repeats": args.repeats,
               "ms_an_event_by_events_recorded": {"gradio_default": default, "hub": hub}}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

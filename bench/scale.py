@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from serving import free_port, start  # noqa: E402
+from serving import cpu_description, free_port, start  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = "vae,gan,vit,translation"
@@ -391,19 +391,6 @@ def main() -> None:
                                        else values[0] for key, values in runs[setting].items()}}
                 report = write_report(results, args)               # after each setting: a long run keeps its figures
     print(json.dumps({k: v for k, v in report.items() if k != "settings"}, indent=2))
-
-
-def cpu_description() -> str:
-    """The CPU's name and its wide vector units: this machine's host has changed between runs (AVX2 alone, then
-    AVX-512 and AMX), and batched matrix products gain from them more than a lone sentence's small ones."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    wide = [flag for flag in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile") if flag in flags]
-    return f"{name} ({', '.join(wide) or 'no AVX2'})"
 
 
 def write_report(results: dict, args) -> dict:
