@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,10 @@ from hub.kit import adversarial, cards, data, evaluator, parameter_count, traini
 from .progan import RESOLUTIONS, Generator, ProgressiveGAN, TrainedGenerators, fade_real
 
 MODEL = dict(z_dim=64, channels=(64, 64, 32, 16))
-DEFAULTS = dict(**MODEL, lr=1e-3, betas=(0.0, 0.99), batch_size=32, ema_decay=0.99, gp_weight=10.0, drift=1e-3,
-                phase_images=(40_000, 40_000, 20_000, 20_000), minutes_per_fld=2.0, fld_samples=1000, seed=0, threads=1)
+DEFAULTS = dict(**MODEL, lr=1e-3, betas=(0.0, 0.99), batch_size=32, ema_decay=0.999, gp_weight=10.0, drift=1e-3,
+                phase_images=(50_000, 60_000, 60_000, 60_000), final_images=None, minutes=240.0,
+                minutes_per_fld=5.0, minutes_per_save=3.0, fld_samples=1000, seed=0, threads=1)
+RUNS = {True: "grown", False: "without_growing"}      # each run's folder for its resume state
 
 
 def padded_mnist(limit: int | None = None) -> torch.Tensor:
@@ -44,85 +48,128 @@ def fld_of(generator: Generator, stage: int, alpha: float, reference: np.ndarray
     return evaluator.frechet_distance(evaluator.outputs(evaluator.load(), to_digits(images))[0], reference)
 
 
-def phases(cfg: dict, grow: bool) -> list[tuple[int, bool, int]]:
-    """(stage, fading, images) of each phase: growing, every stage after the first fades in and then
-    trains stable, each phase `phase_images[stage]` images; without growing, one stable phase at 32 x 32."""
+def phases(cfg: dict, grow: bool) -> list[tuple[int, bool, int | None]]:
+    """(stage, fading, images) of each phase. Growing: 4 x 4 trains stable, every later stage fades in and
+    then trains stable, `phase_images[stage]` images a phase. Without growing: 32 x 32 from the start.
+    The last phase trains `final_images`, or (None) until the run's minutes are spent."""
+    last = len(RESOLUTIONS) - 1
     if not grow:
-        return [(len(RESOLUTIONS) - 1, False, sum(cfg["phase_images"]) * 2)]
+        return [(last, False, cfg["final_images"])]
     out = []
     for stage, images in enumerate(cfg["phase_images"]):
         if stage:
             out.append((stage, True, images))
-        out.append((stage, False, images))
+        out.append((stage, False, images if stage < last else cfg["final_images"]))
     return out
 
 
-def run(images: torch.Tensor, cfg: dict, log, grow: bool, max_minutes: float | None = None) -> dict:
-    """Train one model; returns the EMA generator's state at the end of every stage ("stages"), at the end
-    ("final"), and the FLD history [(minutes, stage, alpha, fld)]. Stops when the phases are done or after
-    `max_minutes`."""
+def fresh_adam(model: ProgressiveGAN, cfg: dict) -> dict:
+    return {name: torch.optim.Adam(net.parameters(), lr=cfg["lr"], betas=tuple(cfg["betas"]))
+            for name, net in (("G", model.G), ("D", model.D))}
+
+
+def run(cfg: dict, grow: bool, out_dir: Path, limit: int | None = None) -> dict:
+    """Train one model on one thread for at most `minutes` of its own training time; returns the EMA
+    generator's state at the end of every stage ("stages"), at the end ("final"), and the FLD history
+    [(minutes, stage, alpha, fld)]. Saves its state every `minutes_per_save` and at every phase's end to
+    `<out_dir>/<grown|without_growing>/`, and goes on from there when started again."""
+    torch.set_num_threads(cfg["threads"])
+    name = RUNS[grow]
+    log = training.training_logger(DEMO_ID, out_dir, append=True)
+    images = padded_mnist(limit)
+    reference = evaluator.held_apart_features(cfg["fld_samples"])     # before seeding: loading the judge draws
     generator = training.seed_everything(cfg["seed"])
     model = ProgressiveGAN(cfg["z_dim"], tuple(cfg["channels"]))
     average = training.weight_average(model.G, cfg["ema_decay"])
-    reference = evaluator.held_apart_features(cfg["fld_samples"])
-    started, history, stages = time.time(), [], []
+    optimizers = fresh_adam(model, cfg)
+    checkpoints = training.Checkpoints(Path(out_dir) / name, {"model": model, "average": average}, optimizers,
+                                       generator=generator)
+    state = {"phase": 0, "step": 0, "minutes": 0.0, "history": [], "stages": [], "finished": False}
+    saved = checkpoints.restore()
+    if saved is not None:
+        torch.set_rng_state(saved.pop("torch_rng"))
+        state = saved
+        log.info("%s: going on from phase %d, step %d, %.1f min", name, state["phase"], state["step"], state["minutes"])
+    started, minutes_before, last_save = time.time(), state["minutes"], time.time()
 
     def minutes() -> float:
-        return (time.time() - started) / 60
+        return minutes_before + (time.time() - started) / 60
+
+    def save() -> None:
+        nonlocal last_save
+        state["minutes"] = minutes()
+        checkpoints.save({**state, "torch_rng": torch.get_rng_state()})
+        last_save = time.time()
 
     def measure(stage: int, alpha: float) -> None:
-        history.append((round(minutes(), 2), stage, round(alpha, 3), round(fld_of(average.module, stage, alpha, reference), 2)))
-        log.info("%s  %.1f min  %dx%d  alpha %.2f  FLD %.2f", "growing" if grow else "32x32 from the start",
-                 history[-1][0], RESOLUTIONS[stage], RESOLUTIONS[stage], alpha, history[-1][3])
+        fld = fld_of(average.module, stage, alpha, reference)
+        state["history"].append((round(minutes(), 2), stage, round(alpha, 3), round(fld, 2)))
+        log.info("%s  %.1f min  %dx%d  alpha %.2f  FLD %.2f", name, minutes(), RESOLUTIONS[stage], RESOLUTIONS[stage],
+                 alpha, fld)
         average.module.train()
 
-    def train_phase(stage: int, fading: bool, count: int, optimizers: dict) -> tuple[float, bool]:
-        """One phase; returns the alpha it reached and whether it ran to its end (else time ran out)."""
-        steps, alpha = -(-count // cfg["batch_size"]), 1.0
+    schedule = phases(cfg, grow)
+    while not state["finished"]:
+        stage, fading, count = schedule[state["phase"]]
+        steps = -(-count // cfg["batch_size"]) if count else None
         size = RESOLUTIONS[stage]
-        for step in tqdm(range(steps), desc=f"{size}x{size} {'fade-in' if fading else 'stable'}", leave=False):
-            alpha = (step + 1) / steps if fading else 1.0
-            real = fade_real(images[torch.randint(len(images), (cfg["batch_size"],), generator=generator)], stage, alpha)
-            z = torch.randn(len(real), cfg["z_dim"], generator=generator)
-            adversarial.optimizer_step(optimizers["D"], model.discriminator_loss(
-                real, z, stage, alpha, cfg["gp_weight"], cfg["drift"]))
-            z = torch.randn(len(real), cfg["z_dim"], generator=generator)
-            adversarial.optimizer_step(optimizers["G"], model.generator_loss(z, stage, alpha))
+        bar = tqdm(total=steps, initial=state["step"], desc=f"{name} {size}x{size} {'fade-in' if fading else 'stable'}",
+                   position=int(not grow), leave=False)
+        alpha, out_of_time = state["step"] / steps if fading else 1.0, minutes() >= cfg["minutes"]
+        while not out_of_time and (steps is None or state["step"] < steps):
+            alpha = (state["step"] + 1) / steps if fading else 1.0
+            train_step(model, optimizers, images, cfg, stage, alpha, generator)
             average.update_parameters(model.G)
-            if not history or minutes() - history[-1][0] >= cfg["minutes_per_fld"]:
+            state["step"] += 1
+            bar.update()
+            if not state["history"] or minutes() - state["history"][-1][0] >= cfg["minutes_per_fld"]:
                 measure(stage, alpha)
-            if max_minutes is not None and minutes() >= max_minutes:
-                return alpha, False
-        return alpha, True
+            out_of_time = minutes() >= cfg["minutes"]
+            if time.time() - last_save >= 60 * cfg["minutes_per_save"]:
+                save()
+        bar.close()
+        last = state["phase"] == len(schedule) - 1
+        if not fading and (last or state["step"] == steps):
+            state["stages"].append(copy.deepcopy(average.module.state_dict()))
+        if last or out_of_time:
+            measure(stage, alpha)
+            state["finished"] = True
+        else:
+            state["phase"], state["step"] = state["phase"] + 1, 0
+            if schedule[state["phase"]][0] != stage:
+                optimizers.update(fresh_adam(model, cfg))      # Adam starts afresh at every new resolution
+        save()
+    return {"stages": state["stages"], "final": copy.deepcopy(average.module.state_dict()),
+            "history": state["history"], "minutes": state["minutes"]}
 
-    current, stage, alpha = None, 0, 1.0
-    for stage, fading, count in phases(cfg, grow):
-        if stage != current:                       # Adam starts afresh at every new resolution
-            optimizers = {name: torch.optim.Adam(net.parameters(), lr=cfg["lr"], betas=cfg["betas"])
-                          for name, net in (("G", model.G), ("D", model.D))}
-            current = stage
-        alpha, finished = train_phase(stage, fading, count, optimizers)
-        if not finished:
-            break
-        if not fading:
-            stages.append(copy.deepcopy(average.module.state_dict()))
-    measure(stage, alpha)
-    return {"stages": stages, "final": copy.deepcopy(average.module.state_dict()), "history": history,
-            "minutes": minutes()}
+
+def train_step(model: ProgressiveGAN, optimizers: dict, images: torch.Tensor, cfg: dict, stage: int, alpha: float,
+               generator: torch.Generator) -> None:
+    """One critic step, then one generator step, on a minibatch of real images faded like the fakes."""
+    real = fade_real(images[torch.randint(len(images), (cfg["batch_size"],), generator=generator)], stage, alpha)
+    z = torch.randn(len(real), cfg["z_dim"], generator=generator)
+    adversarial.optimizer_step(optimizers["D"], model.discriminator_loss(real, z, stage, alpha, cfg["gp_weight"], cfg["drift"]))
+    z = torch.randn(len(real), cfg["z_dim"], generator=generator)
+    adversarial.optimizer_step(optimizers["G"], model.generator_loss(z, stage, alpha))
 
 
 DEMO_ID = "progan"
 
 
 def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, limit: int | None = None) -> dict:
-    """Both runs (growing, then 32 x 32 from the start for as many minutes), the figures, the card."""
+    """Both runs side by side, one thread each (growing, and 32 x 32 from the start, for the same minutes),
+    then the figures and the card. Started again after an interruption, both go on where they were saved."""
     cfg = training.settings(DEFAULTS, seed=seed)
-    torch.set_num_threads(cfg["threads"])
     out_dir = Path(out_dir)
-    log = training.training_logger(DEMO_ID, out_dir)
-    images = padded_mnist(limit)
-    grown = run(images, cfg, log, grow=True)
-    flat = run(images, cfg, log, grow=False, max_minutes=grown["minutes"])
+    resuming = any((out_dir / name / training.RESUME_FILE).exists() for name in RUNS.values())
+    log = training.training_logger(DEMO_ID, out_dir, append=resuming)
+    log.info("two runs side by side, %.0f minutes each: %s", cfg["minutes"], json.dumps(cfg))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        grown, flat = pool.map(run, [cfg, cfg], [True, False], [out_dir] * 2, [limit] * 2)
+    log = training.training_logger(DEMO_ID, out_dir, append=True)      # after the runs' lines, not over them
+    if len(grown["stages"]) < len(RESOLUTIONS):
+        raise RuntimeError(f"the {cfg['minutes']} minutes ended before the grown run reached "
+                           f"{RESOLUTIONS[-1]} x {RESOLUTIONS[-1]}")
     model = TrainedGenerators(cfg["z_dim"], tuple(cfg["channels"]))
     for net, state in zip(model.stages, grown["stages"]):
         net.load_state_dict(state)
@@ -130,10 +177,15 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     metrics = evaluate(model, limit)
     log.info("test metrics %s", json.dumps(metrics))
     config = {"model": MODEL, "metrics": metrics,
-              "training": {**cfg, "minutes": round(grown["minutes"], 1), "parameters_G": parameter_count(model.stages[-1]),
+              "training": {**cfg, "minutes": round(grown["minutes"], 1), "minutes_without_growing": round(flat["minutes"], 1),
+                           "parameters_G": parameter_count(model.stages[-1]),
                            "history": grown["history"], "history_without_growing": flat["history"]},
               "subset_check": subset_check(model)}
     cards.publish(out_dir, model, config, model_card(config))
+    for name in RUNS.values():
+        (out_dir / name / training.RESUME_FILE).unlink(missing_ok=True)
+        if (out_dir / name).is_dir() and not any((out_dir / name).iterdir()):
+            (out_dir / name).rmdir()
     return metrics
 
 
@@ -178,7 +230,7 @@ def model_card(config: dict) -> str:
     shares = " | ".join(f"{100 * m['class_shares'][str(d)]:.1f}%" for d in range(10))
     aims = []
     if m["fld"] > 25:
-        (start, *_, before), (end, *_, after) = t["history"][-6], t["history"][-1]
+        (start, *_, before), (end, *_, after) = t["history"][-min(6, len(t["history"]))], t["history"][-1]
         aims.append(f"- FLD {m['fld']:.2f}, above the 25 aimed at; over the last {end - start:.0f} minutes of the grown run the "
                     f"held-apart FLD still fell from {before:.0f} to {after:.0f}: the budget stopped it, not the method.")
     if m["fld"] >= m["fld_without_growing"]:
