@@ -1,4 +1,5 @@
-"""Progressive GAN on tiny nets: growth, fade-in, the paper's layers (not trained or shown yet)."""
+"""Progressive GAN on tiny nets: growth, fade-in, the paper's layers, the training schedule and its resume,
+the demo, and the shipped weights."""
 import math
 
 import pytest
@@ -79,6 +80,52 @@ def test_the_wgan_gp_losses_with_drift_are_finite_and_reach_both_nets(tiny):
     tiny.generator_loss(z, stage=1, alpha=0.5).backward()
     assert tiny.G.blocks[0].conv1.weight.grad is not None and tiny.G.blocks[2].conv1.weight.grad is None
     assert tiny.sample(2, stage=3).shape == (2, 32, 32)
+
+
+TINY_RUN = dict(z_dim=8, channels=(8, 8, 8, 8), batch_size=4, phase_images=(8, 8, 8, 8), final_images=8,
+                minutes_per_fld=1e9, minutes_per_save=0, fld_samples=20)
+
+
+def test_growing_fades_in_every_stage_after_the_first_and_the_ablation_trains_only_at_32():
+    from plugins.progan.train import DEFAULTS, phases
+
+    cfg = {**DEFAULTS, "phase_images": (10, 20, 30, 40), "final_images": None}
+    assert phases(cfg, grow=True) == [(0, False, 10), (1, True, 20), (1, False, 20), (2, True, 30), (2, False, 30),
+                                      (3, True, 40), (3, False, None)]          # None: until the minutes are spent
+    assert phases(cfg, grow=False) == [(3, False, None)]
+
+
+def test_a_run_stopped_midway_goes_on_from_its_save_to_the_same_weights(tmp_path, monkeypatch):
+    from hub.kit import training
+    from plugins.progan import train
+
+    cfg = training.settings(train.DEFAULTS, **TINY_RUN)
+    whole = train.run(cfg, True, tmp_path / "whole", limit=64)
+    assert len(whole["stages"]) == len(RESOLUTIONS) and whole["history"][-1][1] == len(RESOLUTIONS) - 1
+    one_step, steps = train.train_step, []
+
+    def stopped_in_the_16x16_fade_in(*args):
+        if len(steps) == 7:
+            raise KeyboardInterrupt
+        steps.append(one_step(*args))
+
+    monkeypatch.setattr(train, "train_step", stopped_in_the_16x16_fade_in)
+    with pytest.raises(KeyboardInterrupt):
+        train.run(cfg, True, tmp_path / "stopped", limit=64)
+    monkeypatch.setattr(train, "train_step", one_step)
+    resumed = train.run(cfg, True, tmp_path / "stopped", limit=64)
+    for a, b in zip([whole["final"], *whole["stages"]], [resumed["final"], *resumed["stages"]]):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert "going on from phase 3, step 1" in (tmp_path / "stopped" / "train.log").read_text()
+    assert train.run(cfg, True, tmp_path / "stopped", limit=64)["history"] == resumed["history"]   # done stays done
+
+
+def test_a_run_whose_minutes_are_spent_stops_where_it_is_and_keeps_no_unfinished_stage(tmp_path):
+    from hub.kit import training
+    from plugins.progan import train
+
+    spent = train.run(training.settings(train.DEFAULTS, **TINY_RUN, minutes=0), True, tmp_path, limit=64)
+    assert spent["stages"] == [] and [entry[1:3] for entry in spent["history"]] == [(0, 1.0)]
 
 
 def test_the_demo_shows_every_resolution_the_fade_and_a_path_and_explains_bad_input():

@@ -242,17 +242,18 @@ G and D grow together through {", ".join(f"{r} x {r}" for r in RESOLUTIONS)} (MN
 new block fades in with alpha going 0 -> 1 (the paper's Figure 2), real images faded the same way.
 The paper's other parts: minibatch standard deviation in D, equalized learning rate, pixelwise feature
 normalization in G, WGAN-GP (lambda {t['gp_weight']}) with the drift term {t['drift']} * D(x)^2, Adam (lr {t['lr']},
-betas {tuple(t['betas'])}) started afresh at every resolution, a moving average of G (decay {t['ema_decay']}: the paper's
-0.999 spans a thousand steps, about a whole phase here, and a first run's 8 x 8 samples were still mostly
-the untrained initial weights at the end of their phase). Channels
+betas {tuple(t['betas'])}) started afresh at every resolution, a moving average of G (decay {t['ema_decay']}). Channels
 {tuple(t['channels'])} from 4 x 4 up, z of {t['z_dim']}; G has {t['parameters_G']:,} parameters.
 
 ## Training
 Exact command: `python -m hub train progan`
-MNIST's first 50,000 training digits; batch {t['batch_size']}; images per phase (fade-in, then stable, at each
-resolution after the first): {", ".join(f"{n:,}" for n in t['phase_images'])}; seed {t['seed']}; {t['minutes']:.0f} minutes on {t['threads']} CPU
-thread(s), the FLD measured on the way (1,000 samples against held-apart training digits; below 32 x 32 the
-samples are upsampled by repeating pixels, so those figures are large by construction):
+MNIST's first 50,000 training digits; batch {t['batch_size']}; seed {t['seed']}. The two runs trained side by side, one
+CPU thread each, on the same clock: {t['minutes']:.1f} minutes for the grown run, {t['minutes_without_growing']:.1f} for the
+one at 32 x 32 from the start. Images per phase: {t['phase_images'][0]:,} at 4 x 4; at each later resolution a fade-in and then
+a stable phase of {", ".join(f"{n:,}" for n in t['phase_images'][1:-1])} images, and {t['phase_images'][-1]:,} to fade in
+32 x 32, which then trains until the minutes are spent. The FLD was measured on the way (1,000 samples
+against held-apart training digits; below 32 x 32 the samples are upsampled by repeating pixels, so those
+figures are large by construction):
 
 | resolution | minutes | alpha | FLD (held-apart) |
 |---|---|---|---|
