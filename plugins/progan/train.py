@@ -20,7 +20,7 @@ from .progan import RESOLUTIONS, Generator, ProgressiveGAN, TrainedGenerators, f
 
 MODEL = dict(z_dim=64, channels=(64, 64, 32, 16))
 DEFAULTS = dict(**MODEL, lr=1e-3, betas=(0.0, 0.99), batch_size=32, ema_decay=0.999, gp_weight=10.0, drift=1e-3,
-                phase_images=(50_000, 60_000, 60_000, 60_000), final_images=None, minutes=240.0,
+                phase_images=(50_000, 60_000, 60_000, 60_000), final_images=None, minutes=135.0,
                 minutes_per_fld=5.0, minutes_per_save=3.0, fld_samples=1000, seed=0, threads=1)
 RUNS = {True: "grown", False: "without_growing"}      # each run's folder for its resume state
 
