@@ -115,7 +115,8 @@ def run(cfg: dict, grow: bool, out_dir: Path, limit: int | None = None) -> dict:
         size = RESOLUTIONS[stage]
         bar = tqdm(total=steps, initial=state["step"], desc=f"{name} {size}x{size} {'fade-in' if fading else 'stable'}",
                    position=int(not grow), leave=False)
-        alpha, out_of_time = state["step"] / steps if fading else 1.0, minutes() >= cfg["minutes"]
+        alpha = state["step"] / steps if fading else 1.0
+        out_of_time = minutes() >= cfg["minutes"]
         while not out_of_time and (steps is None or state["step"] < steps):
             alpha = (state["step"] + 1) / steps if fading else 1.0
             train_step(model, optimizers, images, cfg, stage, alpha, generator)
@@ -161,7 +162,8 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
     then the figures and the card. Started again after an interruption, both go on where they were saved."""
     cfg = training.settings(DEFAULTS, seed=seed)
     out_dir = Path(out_dir)
-    resuming = any((out_dir / name / training.RESUME_FILE).exists() for name in RUNS.values())
+    saves = [training.Checkpoints(out_dir / name, {}) for name in RUNS.values()]
+    resuming = any(save.path.exists() for save in saves)
     log = training.training_logger(DEMO_ID, out_dir, append=resuming)
     log.info("two runs side by side, %.0f minutes each: %s", cfg["minutes"], json.dumps(cfg))
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -182,10 +184,10 @@ def train(out_dir: Path, epochs: int | None = None, seed: int | None = None, lim
                            "history": grown["history"], "history_without_growing": flat["history"]},
               "subset_check": subset_check(model)}
     cards.publish(out_dir, model, config, model_card(config))
-    for name in RUNS.values():
-        (out_dir / name / training.RESUME_FILE).unlink(missing_ok=True)
-        if (out_dir / name).is_dir() and not any((out_dir / name).iterdir()):
-            (out_dir / name).rmdir()
+    for save in saves:
+        save.done()
+        if save.path.parent.is_dir() and not any(save.path.parent.iterdir()):
+            save.path.parent.rmdir()
     return metrics
 
 
